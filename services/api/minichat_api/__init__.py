@@ -1,0 +1,1 @@
+"""The control plane: auth, chats, messages and generations over HTTP."""

@@ -1,0 +1,56 @@
+"""Dependency aliases, so routes read like prose: `session: SessionDep, user: CurrentUser`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from minichat.db.models import User
+from minichat.errors import Unauthenticated
+from minichat_api.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.minichat
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
+
+
+async def get_current_user(
+    state: StateDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthenticated("missing bearer token in the Authorization header")
+    user_id = state.access_tokens.verify(credentials.credentials)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthenticated("the account of this token no longer exists", code="invalid_token")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]

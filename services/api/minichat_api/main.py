@@ -1,0 +1,50 @@
+"""The api's app factory: `create_app(settings)` wires routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from minichat import __version__
+from minichat.settings import Settings, get_settings
+from minichat_api.errors import install_error_handlers
+from minichat_api.middleware import BodySizeLimit
+from minichat_api.routes import auth, chats, health
+from minichat_api.state import AppState
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Built now, not in the lifespan, so a misconfigured process fails before it listens.
+    state = AppState.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.close()
+
+    app = FastAPI(
+        title="MiniChat API",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.minichat = state
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.web_origin.split(",") if o.strip()],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "Idempotency-Key"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    for router in (health.router, auth.router, chats.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,89 @@
+"""/api/auth: register, login, refresh, logout, me."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from minichat_api.deps import ClientAddress, CurrentUser, SessionDep, StateDep
+from minichat_api.schemas.auth import (
+    AuthSession,
+    LoginRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserPublic,
+)
+from minichat_api.schemas.common import ErrorBody
+from minichat_api.usecases import auth
+from minichat_api.usecases.auth import IssuedTokens
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _session_of(issued: IssuedTokens) -> AuthSession:
+    return AuthSession(
+        user=UserPublic.model_validate(issued.user),
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorBody, "description": "email already registered"}},
+)
+async def register(body: UserCreate, session: SessionDep, state: StateDep) -> AuthSession:
+    issued = await auth.register(
+        session,
+        state.access_tokens,
+        state.auth_policy,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+    )
+    return _session_of(issued)
+
+
+@router.post(
+    "/login",
+    responses={
+        401: {"model": ErrorBody, "description": "wrong email or password"},
+        429: {"model": ErrorBody, "description": "too many failed attempts"},
+    },
+)
+async def login(
+    body: LoginRequest, session: SessionDep, state: StateDep, client: ClientAddress
+) -> AuthSession:
+    issued = await auth.login(
+        session,
+        state.access_tokens,
+        state.auth_policy,
+        email=body.email,
+        password=body.password,
+        client=client,
+    )
+    return _session_of(issued)
+
+
+@router.post("/refresh", responses={401: {"model": ErrorBody}})
+async def refresh(body: RefreshRequest, session: SessionDep, state: StateDep) -> TokenPair:
+    issued = await auth.refresh(
+        session, state.access_tokens, state.auth_policy, refresh_token=body.refresh_token
+    )
+    return TokenPair(
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, session: SessionDep) -> None:
+    await auth.logout(session, refresh_token=body.refresh_token)
+
+
+@router.get("/me", responses={401: {"model": ErrorBody}})
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)

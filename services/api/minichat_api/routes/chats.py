@@ -1,0 +1,91 @@
+"""/api/chats and their messages; every route is scoped to the signed-in user."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from minichat_api.deps import CurrentUser, SessionDep
+from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from minichat_api.schemas.chats import (
+    ChatCreate,
+    ChatPublic,
+    ChatUpdate,
+    MessageCreate,
+    MessagePublic,
+)
+from minichat_api.schemas.common import ErrorBody, Page
+from minichat_api.usecases import chats, messages
+
+router = APIRouter(
+    prefix="/api/chats",
+    tags=["chats"],
+    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody, "description": "no such chat"}},
+)
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="next_cursor of the previous page")
+]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_chat(
+    session: SessionDep, user: CurrentUser, body: ChatCreate | None = None
+) -> ChatPublic:
+    chat = await chats.create_chat(session, user.id, body.title if body else None)
+    return ChatPublic.model_validate(chat)
+
+
+@router.get("")
+async def list_chats(
+    session: SessionDep, user: CurrentUser, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> Page[ChatPublic]:
+    items, next_cursor = await chats.list_chats(session, user.id, cursor=cursor, limit=limit)
+    return Page[ChatPublic](
+        items=[ChatPublic.model_validate(c) for c in items], next_cursor=next_cursor
+    )
+
+
+@router.get("/{chat_id}")
+async def get_chat(chat_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ChatPublic:
+    return ChatPublic.model_validate(await chats.get_chat(session, user.id, chat_id))
+
+
+@router.patch("/{chat_id}")
+async def rename_chat(
+    chat_id: uuid.UUID, body: ChatUpdate, session: SessionDep, user: CurrentUser
+) -> ChatPublic:
+    chat = await chats.rename_chat(session, user.id, chat_id, body.title)
+    return ChatPublic.model_validate(chat)
+
+
+@router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_chat(chat_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> None:
+    await chats.delete_chat(session, user.id, chat_id)
+
+
+@router.get("/{chat_id}/messages")
+async def list_messages(
+    chat_id: uuid.UUID,
+    session: SessionDep,
+    user: CurrentUser,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[MessagePublic]:
+    items, next_cursor = await messages.list_messages(
+        session, user.id, chat_id, cursor=cursor, limit=limit
+    )
+    return Page[MessagePublic](
+        items=[MessagePublic.model_validate(m) for m in items], next_cursor=next_cursor
+    )
+
+
+@router.post("/{chat_id}/messages", status_code=status.HTTP_201_CREATED)
+async def post_message(
+    chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user: CurrentUser
+) -> MessagePublic:
+    message = await messages.post_user_message(session, user.id, chat_id, body.content)
+    return MessagePublic.model_validate(message)

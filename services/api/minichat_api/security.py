@@ -1,0 +1,104 @@
+"""Passwords (argon2id), access tokens (JWT, HS256 pinned) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from minichat.errors import Unauthenticated
+
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "minichat"
+_ACCESS_TOKEN_TYPE = "access"
+
+# argon2-cffi's defaults are RFC 9106's low-memory profile of argon2id.
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def burn_password_check(password: str) -> None:
+    """Spend the time of a real check, so an unknown email answers as slowly as a wrong password."""
+    verify_password(_dummy_hash(), password)
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh refresh token and the hash under which it is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class AccessTokens:
+    """Issues and verifies access JWTs with one secret and a pinned algorithm."""
+
+    def __init__(self, secret: str, ttl_seconds: int) -> None:
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def issue(self, user_id: uuid.UUID, now: datetime | None = None) -> AccessToken:
+        issued_at = now or datetime.now(UTC)
+        claims = {
+            "sub": str(user_id),
+            "iat": issued_at,
+            "exp": issued_at + timedelta(seconds=self._ttl),
+            "iss": JWT_ISSUER,
+            "typ": _ACCESS_TOKEN_TYPE,
+        }
+        return AccessToken(jwt.encode(claims, self._secret, algorithm=JWT_ALGORITHM), self._ttl)
+
+    def verify(self, token: str) -> uuid.UUID:
+        """The user id the token was issued to; `Unauthenticated` for anything else."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[JWT_ALGORITHM],
+                issuer=JWT_ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("access token expired", code="token_expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated("invalid access token", code="invalid_token") from exc
+        if claims.get("typ") != _ACCESS_TOKEN_TYPE:
+            raise Unauthenticated("invalid access token", code="invalid_token")
+        try:
+            return uuid.UUID(claims["sub"])
+        except (ValueError, TypeError) as exc:
+            raise Unauthenticated("invalid access token", code="invalid_token") from exc

@@ -1,0 +1,66 @@
+"""Chats, always scoped to their owner: another user's chat does not exist for you."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from minichat.db.models import Chat
+from minichat.errors import NotFound
+from minichat_api.pagination import decode_cursor, encode_cursor
+
+DEFAULT_TITLE = "New chat"
+
+
+def chat_not_found() -> NotFound:
+    return NotFound("chat not found", code="chat_not_found")
+
+
+async def create_chat(session: AsyncSession, user_id: uuid.UUID, title: str | None) -> Chat:
+    chat = Chat(user_id=user_id, title=title or DEFAULT_TITLE)
+    session.add(chat)
+    await session.commit()
+    return chat
+
+
+async def get_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID) -> Chat:
+    chat = await session.scalar(select(Chat).where(Chat.id == chat_id, Chat.user_id == user_id))
+    if chat is None:
+        raise chat_not_found()
+    return chat
+
+
+async def list_chats(
+    session: AsyncSession, user_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> tuple[list[Chat], str | None]:
+    """The user's chats, most recently active first."""
+    query = select(Chat).where(Chat.user_id == user_id)
+    if cursor is not None:
+        updated_at, chat_id = decode_cursor(cursor, datetime.fromisoformat, uuid.UUID)
+        query = query.where(tuple_(Chat.updated_at, Chat.id) < tuple_(updated_at, chat_id))
+    query = query.order_by(Chat.updated_at.desc(), Chat.id.desc()).limit(limit + 1)
+    chats = list(await session.scalars(query))
+    if len(chats) <= limit:
+        return chats, None
+    last = chats[limit - 1]
+    return chats[:limit], encode_cursor(last.updated_at.isoformat(), last.id)
+
+
+async def rename_chat(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, title: str
+) -> Chat:
+    chat = await get_chat(session, user_id, chat_id)
+    chat.title = title
+    chat.updated_at = datetime.now(UTC)
+    await session.commit()
+    return chat
+
+
+async def delete_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID) -> None:
+    result = await session.execute(delete(Chat).where(Chat.id == chat_id, Chat.user_id == user_id))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise chat_not_found()
+    await session.commit()

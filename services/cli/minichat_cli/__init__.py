@@ -1,0 +1,1 @@
+"""The `minichat` command: the composition root that starts every deployable."""

@@ -1,0 +1,42 @@
+"""Entry point of the `minichat` command: builds the parser from the command modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from minichat import __version__
+from minichat.errors import ConfigError
+from minichat_cli.commands import api, migrate
+
+COMMANDS = (api, migrate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minichat",
+        description="MiniChat: a self-hostable chat platform. Each subcommand runs one deployable.",
+    )
+    parser.add_argument("--version", action="version", version=f"minichat {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"minichat {args.command}: configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy models, the async engine and session factory, Alembic migrations."""

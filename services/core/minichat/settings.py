@@ -1,0 +1,111 @@
+"""Process settings, read once from the environment (and `.env`) through `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from minichat.errors import ConfigError
+
+InferenceBackend = Literal["embedded", "openai", "scripted"]
+
+_EXAMPLES = {
+    "database_url": "postgresql+psycopg://minichat:secret@127.0.0.1:5432/minichat",
+    "redis_url": "redis://127.0.0.1:6379/0",
+    "broker_url": "amqp://guest:guest@127.0.0.1:5672//",
+    "inference_url": "http://127.0.0.1:8001",
+    "inference_upstream_url": "http://127.0.0.1:11434/v1",
+    "jwt_secret": "the output of: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+}
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "jwt-secret", "please-change"}
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    """Every setting MiniChat reads. Names match the environment variables (upper-cased)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    environment: Literal["local", "production", "test"] = "production"
+    log_level: str = "INFO"
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None
+    # Every Redis key this process writes starts with it, so several installs (or test runs)
+    # can share one server.
+    redis_key_prefix: str = "minichat:"
+
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    web_origin: str = "http://localhost:3000"
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+
+    inference_url: str | None = None
+    inference_backend: InferenceBackend = "embedded"
+    inference_upstream_url: str | None = None
+    inference_upstream_api_key: SecretStr | None = None
+    inference_model: str | None = None
+    inference_scripted_tokens: int = Field(default=64, ge=0)
+    inference_scripted_interval_ms: float = Field(default=20, ge=0)
+    inference_max_concurrency: int = Field(default=2, ge=1)
+    inference_max_queue: int = Field(default=8, ge=0)
+    inference_threads: int | None = Field(default=None, ge=1)
+    model_cache_dir: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # Operators paste libpq URLs; we always talk psycopg 3.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not value.startswith(("postgresql+psycopg://", "sqlite+aiosqlite://")):
+            raise ValueError(
+                "must start with postgresql+psycopg:// or sqlite+aiosqlite:// "
+                f"(e.g. {_EXAMPLES['database_url']})"
+            )
+        return value
+
+    def require(self, *names: str) -> None:
+        """Fail with one message naming every missing or unusable setting among `names`."""
+        problems = []
+        for name in names:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                example = _EXAMPLES.get(name, "")
+                problems.append(
+                    f"{name.upper()} is not set" + (f" (e.g. {example})" if example else "")
+                )
+            elif name == "jwt_secret":
+                problems.extend(self._jwt_secret_problems())
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def _jwt_secret_problems(self) -> list[str]:
+        assert self.jwt_secret is not None
+        secret = self.jwt_secret.get_secret_value()
+        if self.environment == "local":
+            return []
+        if secret.lower() in _PLACEHOLDER_SECRETS:
+            return ["JWT_SECRET is a placeholder; set a random value of 32+ characters"]
+        if len(secret) < MIN_JWT_SECRET_LENGTH:
+            return [f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters long"]
+        return []
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings; tests build `Settings(...)` directly instead."""
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The Celery worker: consumes usage and audit events and writes aggregates."""

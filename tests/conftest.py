@@ -1,0 +1,116 @@
+"""Fixtures shared by every test: a fresh PostgreSQL database per run, settings, an api client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from psycopg import sql
+
+from minichat.db import migrate
+from minichat.settings import Settings
+from minichat_api.main import create_app
+
+# Where the test servers are; override to point the suite at other instances.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MINICHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TEST_JWT_SECRET = "test-secret-" + "x" * 60
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.integration)
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(admin_url)
+    user = info.get("user", "postgres")
+    password = f":{info['password']}" if info.get("password") else ""
+    host = info.get("host", "127.0.0.1")
+    port = info.get("port", 5432)
+    return f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
+
+
+class TestDatabases:
+    """Creates and drops databases on the test server; every run gets names of its own."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.run_id = uuid.uuid4().hex[:10]
+        self.created: list[str] = []
+
+    def create(self, purpose: str, *, migrated: bool = True) -> str:
+        name = f"minichat_test_{self.run_id}_{purpose}"
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.created.append(name)
+        url = _database_url(self.admin_url, name)
+        if migrated:
+            migrate.upgrade(url, report=lambda _line: None)
+        return url
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            for name in self.created:
+                connection.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+@pytest.fixture(scope="session")
+def test_databases() -> Iterator[TestDatabases]:
+    try:
+        psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}); start it, or set "
+            "MINICHAT_TEST_POSTGRES_URL"
+        )
+    databases = TestDatabases(POSTGRES_ADMIN_URL)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(test_databases: TestDatabases) -> str:
+    """One migrated database for the run; tests isolate themselves with their own users."""
+    return test_databases.create("main")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        web_origin="http://localhost:3000",
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of a real api app on the run's PostgreSQL database."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A direct autocommit connection to the run's database, to arrange or inspect rows."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        yield connection
