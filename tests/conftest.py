@@ -39,7 +39,7 @@ def _database_url(admin_url: str, name: str) -> str:
     return f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
 
 
-class TestDatabases:
+class ScratchDatabases:
     """Creates and drops databases on the test server; every run gets names of its own."""
 
     def __init__(self, admin_url: str) -> None:
@@ -66,7 +66,7 @@ class TestDatabases:
 
 
 @pytest.fixture(scope="session")
-def test_databases() -> Iterator[TestDatabases]:
+def test_databases() -> Iterator[ScratchDatabases]:
     try:
         psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
@@ -74,13 +74,13 @@ def test_databases() -> Iterator[TestDatabases]:
             f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}); start it, or set "
             "MINICHAT_TEST_POSTGRES_URL"
         )
-    databases = TestDatabases(POSTGRES_ADMIN_URL)
+    databases = ScratchDatabases(POSTGRES_ADMIN_URL)
     yield databases
     databases.drop_all()
 
 
 @pytest.fixture(scope="session")
-def database_url(test_databases: TestDatabases) -> str:
+def database_url(test_databases: ScratchDatabases) -> str:
     """One migrated database for the run; tests isolate themselves with their own users."""
     return test_databases.create("main")
 
@@ -90,7 +90,7 @@ def settings(database_url: str) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
-        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        jwt_secret=TEST_JWT_SECRET,
         web_origin="http://localhost:3000",
     )
 

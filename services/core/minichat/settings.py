@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minichat.errors import ConfigError
@@ -27,7 +27,9 @@ MIN_JWT_SECRET_LENGTH = 32
 class Settings(BaseSettings):
     """Every setting MiniChat reads. Names match the environment variables (upper-cased)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     environment: Literal["local", "production", "test"] = "production"
     log_level: str = "INFO"
@@ -107,5 +109,9 @@ def get_settings() -> Settings:
     """The process's settings; tests build `Settings(...)` directly instead."""
     try:
         return Settings()
-    except ValueError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise ConfigError("; ".join(problems)) from exc

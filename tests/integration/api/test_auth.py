@@ -122,9 +122,7 @@ async def test_successful_login_clears_failures(
 
 async def test_refresh_rotates_tokens(client: httpx.AsyncClient) -> None:
     account = await register(client)
-    response = await client.post(
-        "/api/auth/refresh", json={"refresh_token": account.refresh_token}
-    )
+    response = await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -41,7 +42,12 @@ async def test_register_validation_names_the_field(
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "title"), ({"title": ""}, "title"), ({"title": 42}, "title"), ({"title": "x" * 201}, "title")],
+    [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": 42}, "title"),
+        ({"title": "x" * 201}, "title"),
+    ],
 )
 async def test_rename_validation(
     client: httpx.AsyncClient, body: dict[str, object], field: str
@@ -91,7 +97,7 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient, settings: Setting
 
 
 async def test_oversize_chunked_body_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
-    async def chunks() -> object:
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(settings.max_request_bytes // 1024 + 2):
             yield b"x" * 1024
 
@@ -161,9 +167,7 @@ async def test_bad_tokens_are_401_never_500(client: httpx.AsyncClient) -> None:
         response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         results[name] = (response.status_code, response.json()["error"]["code"])
     expected_codes = {"expired": "token_expired"}
-    assert results == {
-        name: (401, expected_codes.get(name, "invalid_token")) for name in results
-    }
+    assert results == {name: (401, expected_codes.get(name, "invalid_token")) for name in results}
 
 
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer  ", "token abc"])
