@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from minichat.db.models import User
 from minichat.errors import Unauthenticated
 from minichat_api.state import AppState
+from minichat_api.usecases.audit import RequestContext
 
 
 def get_state(request: Request) -> AppState:
@@ -54,3 +55,14 @@ def client_address(request: Request) -> str:
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def request_context(request: Request, client: ClientAddress) -> RequestContext:
+    return RequestContext(
+        client=client,
+        user_agent=request.headers.get("user-agent"),
+        traceparent=request.headers.get("traceparent"),
+    )
+
+
+RequestContextDep = Annotated[RequestContext, Depends(request_context)]

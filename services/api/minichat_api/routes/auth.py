@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from minichat_api.deps import ClientAddress, CurrentUser, SessionDep, StateDep
+from minichat_api.deps import CurrentUser, RequestContextDep, SessionDep, StateDep
 from minichat_api.schemas.auth import (
     AuthSession,
     LoginRequest,
@@ -34,7 +34,9 @@ def _session_of(issued: IssuedTokens) -> AuthSession:
     status_code=status.HTTP_201_CREATED,
     responses={409: {"model": ErrorBody, "description": "email already registered"}},
 )
-async def register(body: UserCreate, session: SessionDep, state: StateDep) -> AuthSession:
+async def register(
+    body: UserCreate, session: SessionDep, state: StateDep, context: RequestContextDep
+) -> AuthSession:
     issued = await auth.register(
         session,
         state.access_tokens,
@@ -42,6 +44,7 @@ async def register(body: UserCreate, session: SessionDep, state: StateDep) -> Au
         email=body.email,
         password=body.password,
         display_name=body.display_name,
+        context=context,
     )
     return _session_of(issued)
 
@@ -54,7 +57,7 @@ async def register(body: UserCreate, session: SessionDep, state: StateDep) -> Au
     },
 )
 async def login(
-    body: LoginRequest, session: SessionDep, state: StateDep, client: ClientAddress
+    body: LoginRequest, session: SessionDep, state: StateDep, context: RequestContextDep
 ) -> AuthSession:
     issued = await auth.login(
         session,
@@ -62,7 +65,7 @@ async def login(
         state.auth_policy,
         email=body.email,
         password=body.password,
-        client=client,
+        context=context,
     )
     return _session_of(issued)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from minichat_api.deps import CurrentUser, SessionDep
+from minichat_api.deps import CurrentUser, RequestContextDep, SessionDep
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minichat_api.schemas.chats import (
     ChatCreate,
@@ -33,9 +33,12 @@ Cursor = Annotated[
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_chat(
-    session: SessionDep, user: CurrentUser, body: ChatCreate | None = None
+    session: SessionDep,
+    user: CurrentUser,
+    context: RequestContextDep,
+    body: ChatCreate | None = None,
 ) -> ChatPublic:
-    chat = await chats.create_chat(session, user.id, body.title if body else None)
+    chat = await chats.create_chat(session, user.id, body.title if body else None, context)
     return ChatPublic.model_validate(chat)
 
 
@@ -63,8 +66,10 @@ async def rename_chat(
 
 
 @router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_chat(chat_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> None:
-    await chats.delete_chat(session, user.id, chat_id)
+async def delete_chat(
+    chat_id: uuid.UUID, session: SessionDep, user: CurrentUser, context: RequestContextDep
+) -> None:
+    await chats.delete_chat(session, user.id, chat_id, context)
 
 
 @router.get("/{chat_id}/messages")

@@ -15,6 +15,8 @@ from minichat.db.models import LoginFailure, RefreshToken, User
 from minichat.errors import Conflict, RateLimited, Unauthenticated
 from minichat_api import security
 from minichat_api.security import AccessTokens
+from minichat_api.usecases import audit
+from minichat_api.usecases.audit import RequestContext
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ async def register(
     email: str,
     password: str,
     display_name: str | None,
+    context: RequestContext,
 ) -> IssuedTokens:
     email = normalize_email(email)
     password_hash = await asyncio.to_thread(security.hash_password, password)
@@ -57,6 +60,9 @@ async def register(
             "an account with this email already exists", field="email", code="email_taken"
         ) from exc
     issued = await _start_family(session, tokens, policy, user)
+    audit.record(
+        session, context, actor=user.id, action="user.registered", target=f"user:{user.id}"
+    )
     await session.commit()
     return issued
 
@@ -68,10 +74,10 @@ async def login(
     *,
     email: str,
     password: str,
-    client: str,
+    context: RequestContext,
 ) -> IssuedTokens:
     email = normalize_email(email)
-    throttle_key = f"{email}|{client}"
+    throttle_key = f"{email}|{context.client}"
     await _refuse_if_throttled(session, policy, throttle_key)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -87,6 +93,7 @@ async def login(
     if security.password_needs_rehash(user.password_hash):
         user.password_hash = await asyncio.to_thread(security.hash_password, password)
     issued = await _start_family(session, tokens, policy, user)
+    audit.record(session, context, actor=user.id, action="user.login", target=f"user:{user.id}")
     await session.commit()
     return issued
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from minichat.db.models import Chat
 from minichat.errors import NotFound
 from minichat_api.pagination import decode_cursor, encode_cursor
+from minichat_api.usecases import audit
+from minichat_api.usecases.audit import RequestContext
 
 DEFAULT_TITLE = "New chat"
 
@@ -19,9 +21,13 @@ def chat_not_found() -> NotFound:
     return NotFound("chat not found", code="chat_not_found")
 
 
-async def create_chat(session: AsyncSession, user_id: uuid.UUID, title: str | None) -> Chat:
+async def create_chat(
+    session: AsyncSession, user_id: uuid.UUID, title: str | None, context: RequestContext
+) -> Chat:
     chat = Chat(user_id=user_id, title=title or DEFAULT_TITLE)
     session.add(chat)
+    await session.flush()
+    audit.record(session, context, actor=user_id, action="chat.created", target=f"chat:{chat.id}")
     await session.commit()
     return chat
 
@@ -59,8 +65,11 @@ async def rename_chat(
     return chat
 
 
-async def delete_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID) -> None:
+async def delete_chat(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, context: RequestContext
+) -> None:
     result = await session.execute(delete(Chat).where(Chat.id == chat_id, Chat.user_id == user_id))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise chat_not_found()
+    audit.record(session, context, actor=user_id, action="chat.deleted", target=f"chat:{chat_id}")
     await session.commit()

@@ -1,0 +1,1 @@
+"""Shapes that cross a process boundary: broker events, the inference protocol, the CRD spec."""
