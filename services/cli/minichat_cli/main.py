@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from minichat import __version__
 from minichat.errors import ConfigError
-from minichat_cli.commands import api, migrate
+from minichat_cli.commands import api, inference, migrate, model
 
-COMMANDS = (api, migrate)
+COMMANDS = (api, inference, migrate, model)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,224 @@
+"""An async client for any OpenAI-compatible chat-completions server (MiniChat's inference plane,
+vLLM, Ollama, llama.cpp's server, OpenAI): streams deltas and the final usage, and turns every
+transport or upstream failure into a MiniChat error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from minichat.contracts.inference import ChatCompletion, ChatCompletionRequest, ModelList, Usage
+from minichat.errors import InvalidInput, MiniChatError, RateLimited, Unavailable
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    """A piece of the answer's text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The stream finished cleanly (`data: [DONE]`); usage is None if the server sent none."""
+
+    finish_reason: str | None
+    usage: Usage | None
+
+
+StreamEvent = ContentDelta | StreamEnd
+
+
+def api_base(url: str) -> str:
+    """`http://host:8001` and `http://host:8001/v1/` both become `http://host:8001/v1`."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def request_body(request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
+    """The JSON we send: only what was set, so strict servers (OpenAI) see no unknown fields."""
+    body = request.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    body["messages"] = [m.model_dump(mode="json") for m in request.messages]
+    body["stream"] = stream
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    if request.continue_final_message:
+        # vLLM refuses the pair (continue, add_generation_prompt=True), which is its default.
+        body["add_generation_prompt"] = False
+    return body
+
+
+class InferenceClient:
+    """One connection pool to one server. Use as an async context manager, or call `aclose()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout_seconds: float = 120,
+        connect_timeout_seconds: float = 2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = api_base(base_url)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # The read timeout bounds the wait for each chunk, so a stalled upstream cannot hang us.
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> InferenceClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def models(self) -> ModelList:
+        try:
+            response = await self._http.get("/models")
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise _status_error(response.status_code, response.headers, response.content)
+        return ModelList.model_validate(response.json())
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
+        """A non-streaming completion."""
+        try:
+            response = await self._http.post(
+                "/chat/completions", json=request_body(request, stream=False)
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise _status_error(response.status_code, response.headers, response.content)
+        return ChatCompletion.model_validate(response.json())
+
+    async def stream_chat(
+        self, request: ChatCompletionRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Yield `ContentDelta`s, then one `StreamEnd`. Closing the iterator early (or cancelling
+        the task) closes the connection, which is how the server learns to stop generating."""
+        body = request_body(request, stream=True)
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        try:
+            async with self._http.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    content = await response.aread()
+                    raise _status_error(response.status_code, response.headers, content)
+                async for line in response.aiter_lines():
+                    payload = _data_of(line)
+                    if payload is None:
+                        continue
+                    if payload == "[DONE]":
+                        yield StreamEnd(finish_reason, usage)
+                        return
+                    chunk = _parse_chunk(payload)
+                    if chunk.get("usage"):
+                        usage = Usage.model_validate(chunk["usage"])
+                    for choice in chunk.get("choices") or []:
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            yield ContentDelta(text)
+                        finish_reason = choice.get("finish_reason") or finish_reason
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from exc
+        raise Unavailable(
+            f"the inference server at {self.base_url} ended the stream early",
+            code="inference_stream_truncated",
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> MiniChatError:
+        where = f"the inference server at {self.base_url}"
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return Unavailable(f"cannot connect to {where}: {exc}", code="inference_unreachable")
+        if isinstance(exc, httpx.TimeoutException):
+            return Unavailable(f"{where} did not answer in time", code="inference_timeout")
+        return Unavailable(f"lost the connection to {where}: {exc}", code="inference_disconnected")
+
+
+def _data_of(line: str) -> str | None:
+    """The payload of an SSE `data:` line; None for blank lines, comments and other fields."""
+    if not line.startswith("data:"):
+        return None
+    return line[5:].strip()
+
+
+def _parse_chunk(payload: str) -> dict[str, Any]:
+    try:
+        chunk = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise Unavailable(
+            f"the inference server sent a malformed chunk: {payload[:200]!r}",
+            code="inference_bad_response",
+        ) from exc
+    if not isinstance(chunk, dict):
+        raise Unavailable(
+            "the inference server sent a malformed chunk", code="inference_bad_response"
+        )
+    if "error" in chunk:
+        message, _code = _error_of(chunk)
+        raise Unavailable(
+            f"the inference server failed mid-stream: {message}", code="inference_error"
+        )
+    return chunk
+
+
+def _error_of(body: Any) -> tuple[str, str | None]:
+    """(message, code) from OpenAI's `{"error": {...}}`, or whatever text the server sent."""
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail", body))
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("msg") or json.dumps(error)[:500]
+            code = error.get("code")
+            return str(message), str(code) if code is not None else None
+        if isinstance(error, str | list):
+            return str(error)[:500], None
+    return str(body)[:500], None
+
+
+def _status_error(status: int, headers: httpx.Headers, content: bytes) -> MiniChatError:
+    try:
+        body: Any = json.loads(content)
+    except ValueError:
+        body = content.decode(errors="replace")
+    message, code = _error_of(body)
+    if status == 429:
+        retry_after = headers.get("retry-after", "1")
+        seconds = int(retry_after) if retry_after.isdigit() else 1
+        return RateLimited(
+            f"the inference server is busy: {message}",
+            retry_after_seconds=max(seconds, 1),
+            code=code or "inference_busy",
+        )
+    if status in (400, 413, 422) or code == "model_not_found":
+        return InvalidInput(message, code=code or "invalid_request")
+    if status in (401, 403):
+        return Unavailable(
+            f"the inference server refused our credentials ({status}): {message}",
+            code="inference_auth_failed",
+        )
+    if status == 404:
+        return Unavailable(
+            f"the inference server has no chat-completions endpoint here (404): {message}",
+            code="inference_not_found",
+        )
+    return Unavailable(f"the inference server failed ({status}): {message}", code="inference_error")

@@ -1,0 +1,1 @@
+"""The inference plane: an OpenAI-compatible server streaming tokens from a model."""

@@ -1,0 +1,211 @@
+"""The embedded backend: Gemma 3 270M (GGUF) run in-process by llama-cpp-python on the CPU.
+
+The model is loaded once per process. Generation runs on one dedicated thread, which both keeps
+the event loop free and serialises use of the (not thread-safe) llama context; tokens cross back
+to the loop through a queue. Closing the generator sets a flag that the decode loop checks after
+every token, so an abandoned request stops within one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from minichat.contracts.inference import ChatCompletionRequest
+from minichat.errors import InvalidInput, Unavailable
+from minichat_inference.backends import few_shot
+from minichat_inference.backends.base import Event, Finish, Piece
+from minichat_inference.model_store import MODEL_ID, ProgressBar, ensure_model
+
+CONTEXT_TOKENS = 8192
+_MAX_STOP_SEQUENCES = 12
+
+
+@dataclass(frozen=True)
+class _Job:
+    prompt: str
+    max_tokens: int | None
+    temperature: float
+    top_p: float
+    stop: list[str]
+    seed: int | None
+    strip_leading_space: bool
+
+
+def load_llama(path: Path, threads: int | None, context_tokens: int = CONTEXT_TOKENS) -> Any:
+    """A llama-cpp-python `Llama` for the file (also used by the benchmark, for a fair compare)."""
+    from llama_cpp import Llama
+
+    return Llama(
+        model_path=str(path),
+        n_ctx=context_tokens,
+        n_threads=threads or os.cpu_count() or 1,
+        verbose=False,
+    )
+
+
+class EmbeddedBackend:
+    name = "embedded"
+
+    def __init__(self, cache_dir: Path, threads: int | None, model_id: str | None = None) -> None:
+        self.cache_dir = cache_dir
+        self.threads = threads
+        self._model_id = model_id or MODEL_ID
+        self._llm: Any = None
+        self._decoded = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def max_parallel(self) -> int | None:
+        return 1
+
+    @property
+    def ready(self) -> bool:
+        return self._llm is not None
+
+    @property
+    def decoded_tokens(self) -> int:
+        return self._decoded
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._load)
+
+    def _load(self) -> None:
+        path = ensure_model(self.cache_dir, ProgressBar("assembling the embedded model"))
+        llm = load_llama(path, self.threads)
+        # Evaluate the fixed prefix now, so the first request only pays for its own turns.
+        prefix = llm.tokenize(few_shot.PREFIX.encode(), add_bos=True, special=False)
+        llm.create_completion(prefix, max_tokens=1, temperature=0)
+        self._llm = llm
+
+    async def close(self) -> None:
+        llm, self._llm = self._llm, None
+        await asyncio.get_running_loop().run_in_executor(None, self._shutdown, llm)
+
+    def _shutdown(self, llm: Any) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if llm is not None:
+            llm.close()
+
+    async def generate(
+        self, request: ChatCompletionRequest, max_tokens: int | None
+    ) -> AsyncGenerator[Event, None]:
+        if self._llm is None:
+            raise Unavailable("the embedded model is not loaded yet", code="model_loading")
+        last = request.messages[-1]
+        job = _Job(
+            prompt=few_shot.render(
+                request.messages, continue_final_message=request.continue_final_message
+            ),
+            max_tokens=max_tokens,
+            # Unset means greedy: a model this small wanders when it samples.
+            temperature=request.temperature if request.temperature is not None else 0.0,
+            top_p=request.top_p if request.top_p is not None else 0.95,
+            stop=[*few_shot.STOP, *request.stop_sequences][:_MAX_STOP_SEQUENCES],
+            seed=request.seed,
+            strip_leading_space=not request.continue_final_message
+            or not last.text
+            or last.text[-1].isspace(),
+        )
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Event | BaseException] = asyncio.Queue()
+        stop = threading.Event()
+
+        def push(item: Event | BaseException) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody is listening any more
+                stop.set()
+
+        future = loop.run_in_executor(self._executor, self._run, job, stop, push)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Finish):
+                    return
+        finally:
+            stop.set()
+            # Wait for the thread to notice (at most one token), so the slot we hold is only
+            # released once the CPU is really free; shielded, as we may be here being cancelled.
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([future])
+
+    def _run(
+        self, job: _Job, stop: threading.Event, push: Callable[[Event | BaseException], None]
+    ) -> None:
+        try:
+            self._decode(job, stop, push)
+        except BaseException as exc:  # everything must reach the waiting request, not the pool
+            push(exc)
+
+    def _decode(
+        self, job: _Job, stop: threading.Event, push: Callable[[Event | BaseException], None]
+    ) -> None:
+        from llama_cpp import StoppingCriteriaList
+
+        llm = self._llm
+        if llm is None or stop.is_set():
+            return
+        tokens = llm.tokenize(job.prompt.encode(), add_bos=True, special=False)
+        room = llm.n_ctx() - len(tokens)
+        if room <= 0 or (job.max_tokens is not None and job.max_tokens > room):
+            raise InvalidInput(
+                f"this model's context is {llm.n_ctx()} tokens; the messages take "
+                f"{len(tokens)} and max_tokens asks for {job.max_tokens or 'at least 1'}",
+                field="messages" if room <= 0 else "max_tokens",
+                code="context_length_exceeded",
+            )
+        decoded = 0
+
+        def count_and_check(_ids: Any, _logits: Any) -> bool:
+            nonlocal decoded
+            decoded += 1
+            self._decoded += 1
+            return stop.is_set()
+
+        completion = llm.create_completion(
+            tokens,
+            max_tokens=job.max_tokens if job.max_tokens is not None else room,
+            temperature=job.temperature,
+            top_p=job.top_p,
+            stop=job.stop,
+            seed=job.seed,
+            stream=True,
+            stopping_criteria=StoppingCriteriaList([count_and_check]),
+        )
+        reported = 0
+        strip = job.strip_leading_space
+        finish_reason = "stop"
+        try:
+            for chunk in completion:
+                if stop.is_set():
+                    return
+                choice = chunk["choices"][0]
+                text: str = choice["text"]
+                if strip and text:
+                    text = text.lstrip()
+                    strip = not text
+                if text:
+                    push(Piece(text, decoded - reported))
+                    reported = decoded
+                if choice["finish_reason"] == "length":
+                    finish_reason = "length"
+        finally:
+            completion.close()
+        push(Finish("length" if finish_reason == "length" else "stop", len(tokens), decoded))

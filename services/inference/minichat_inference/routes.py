@@ -1,0 +1,137 @@
+"""The HTTP surface: OpenAI's `/v1/chat/completions` and `/v1/models`, probes, and `/metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from starlette.background import BackgroundTask
+
+from minichat.contracts.inference import ChatCompletionRequest, ModelCard, ModelList
+from minichat.errors import InvalidInput
+from minichat_inference.backends import Event
+from minichat_inference.errors import invalid_input_of
+from minichat_inference.generation import collect, sse
+from minichat_inference.state import StateDep
+
+router = APIRouter()
+T = TypeVar("T")
+
+_CHAT_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ChatCompletionRequest.model_json_schema()}},
+    }
+}
+
+
+class ClientGone(Exception):
+    """The caller disconnected before the answer started."""
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(state: StateDep) -> JSONResponse:
+    ready = state.backend.ready
+    state.metrics.ready.set(1 if ready else 0)
+    body = {"status": "ready" if ready else "not_ready", "model": state.backend.model_id}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(state: StateDep) -> Response:
+    state.metrics.ready.set(1 if state.backend.ready else 0)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/models")
+async def models(state: StateDep) -> ModelList:
+    return ModelList(data=[ModelCard(id=state.backend.model_id)])
+
+
+@router.post("/v1/chat/completions", openapi_extra=_CHAT_SCHEMA)
+async def chat_completions(request: Request, state: StateDep) -> Response:
+    body = await _read_body(request, state.settings.max_request_bytes)
+    try:
+        chat = ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise invalid_input_of(exc) from exc
+    state.generations.check(chat)
+    model = state.backend.model_id
+    events = state.generations.run(chat)
+    try:
+        # Waiting for a slot and for the first token happens before any byte is sent, so a
+        # full queue or a bad prompt still gets its proper status code.
+        first = await _until_disconnected(request, _first(events))
+    except ClientGone:
+        return Response(status_code=499)
+    if chat.stream:
+        return StreamingResponse(
+            sse(chat, model, first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            # Runs even when the client left before the body started, which is the one case
+            # where the stream's own cleanup never runs.
+            background=BackgroundTask(events.aclose),
+        )
+    try:
+        completion = await _until_disconnected(request, collect(model, first, events))
+    except ClientGone:
+        return Response(status_code=499)
+    finally:
+        await events.aclose()
+    return JSONResponse(completion.model_dump(mode="json"))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    too_large = InvalidInput(
+        f"the request body is larger than {limit} bytes", code="request_too_large"
+    )
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """`work`'s result, or ClientGone (with `work` cancelled) if the client disconnects first."""
+    task: asyncio.Future[T] = asyncio.ensure_future(work)
+    watcher: asyncio.Future[None] = asyncio.ensure_future(_disconnect(request))
+    pending: list[asyncio.Future[Any]] = [task, watcher]
+    try:
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise ClientGone
+    return task.result()
+
+
+async def _first(events: AsyncGenerator[Event, None]) -> Event:
+    return await anext(events)
+
+
+async def _disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
