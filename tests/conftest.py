@@ -21,6 +21,9 @@ from minichat_api.main import create_app
 POSTGRES_ADMIN_URL = os.environ.get(
     "MINICHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("MINICHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Nothing listens here: tests that need a model start an inference process of their own.
+UNREACHABLE_INFERENCE_URL = "http://127.0.0.1:1"
 TEST_JWT_SECRET = "test-secret-" + "x" * 60
 
 
@@ -85,11 +88,36 @@ def database_url(test_databases: ScratchDatabases) -> str:
     return test_databases.create("main")
 
 
+@pytest.fixture(scope="session")
+def redis_prefix(test_databases: ScratchDatabases) -> Iterator[str]:
+    """A key prefix of this run's own; its keys are deleted at the end."""
+    import redis
+
+    prefix = f"minichat-test-{test_databases.run_id}:"
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({exc}); start it, or set "
+            "MINICHAT_TEST_REDIS_URL"
+        )
+    yield prefix
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, redis_prefix: str) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
+        redis_url=REDIS_URL,
+        redis_key_prefix=redis_prefix,
+        inference_url=UNREACHABLE_INFERENCE_URL,
+        inference_model="scripted",
         jwt_secret=TEST_JWT_SECRET,
         web_origin="http://localhost:3000",
     )

@@ -6,16 +6,27 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_JWT_SECRET, ScratchDatabases
+from tests.conftest import (
+    REDIS_URL,
+    TEST_JWT_SECRET,
+    UNREACHABLE_INFERENCE_URL,
+    ScratchDatabases,
+)
 from tests.factories import DEFAULT_PASSWORD, unique_email
 from tests.processes import run_command, serve
 
 
 def test_migrate_then_serve_a_user_over_http(
-    test_databases: ScratchDatabases, tmp_path: Path
+    test_databases: ScratchDatabases, redis_prefix: str, tmp_path: Path
 ) -> None:
     database_url = test_databases.create("process", migrated=False)
-    env = {"DATABASE_URL": database_url, "JWT_SECRET": TEST_JWT_SECRET}
+    env = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "INFERENCE_URL": UNREACHABLE_INFERENCE_URL,
+    }
 
     migrated = run_command(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
@@ -39,10 +50,11 @@ def test_migrate_then_serve_a_user_over_http(
 
 
 def test_api_refuses_to_start_without_its_settings(tmp_path: Path) -> None:
-    result = run_command(["api"], {"DATABASE_URL": "", "JWT_SECRET": ""}, timeout=60)
+    names = ("DATABASE_URL", "JWT_SECRET", "REDIS_URL", "INFERENCE_URL")
+    result = run_command(["api"], dict.fromkeys(names, ""), timeout=60)
     assert result.returncode == 2
-    assert "DATABASE_URL is not set" in result.stderr
-    assert "JWT_SECRET is not set" in result.stderr
+    for name in names:
+        assert f"{name} is not set" in result.stderr
     assert tmp_path.exists()
 
 

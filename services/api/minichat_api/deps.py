@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -33,11 +34,10 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 
 
-async def get_current_user(
-    state: StateDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _authenticate(state: AppState, session: AsyncSession, credentials: Credentials) -> User:
     if credentials is None:
         raise Unauthenticated("missing bearer token in the Authorization header")
     user_id = state.access_tokens.verify(credentials.credentials)
@@ -47,7 +47,21 @@ async def get_current_user(
     return user
 
 
+async def get_current_user(state: StateDep, session: SessionDep, credentials: Credentials) -> User:
+    return await _authenticate(state, session, credentials)
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_user_id(state: StateDep, credentials: Credentials) -> uuid.UUID:
+    """For long responses (streams): checks the user on a session it returns at once."""
+    async with state.sessions() as session:
+        user = await _authenticate(state, session, credentials)
+        return user.id
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 
 def client_address(request: Request) -> str:

@@ -12,7 +12,7 @@ from minichat import __version__
 from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit
-from minichat_api.routes import auth, chats, health
+from minichat_api.routes import auth, chats, generations, health
 from minichat_api.state import AppState
 
 
@@ -23,8 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await state.close()
+        await state.start()
+        try:
+            yield
+        finally:
+            await state.close()
 
     app = FastAPI(
         title="MiniChat API",
@@ -45,6 +48,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    for router in (health.router, auth.router, chats.router):
+    for router in (health.router, auth.router, chats.router, generations.router):
         app.include_router(router)
     return app

@@ -1,16 +1,25 @@
-"""What one api process holds for its lifetime: settings, the database, token services."""
+"""What one api process holds for its lifetime: settings, database, streams, the runner."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
 from minichat.settings import Settings
+from minichat_api.runner import GenerationRunner
 from minichat_api.security import AccessTokens
+from minichat_api.streams import GenerationStreams
+from minichat_api.streams.redis_streams import RedisGenerationStreams
+from minichat_api.upstream import OpenAIUpstream
 from minichat_api.usecases.auth import AuthPolicy
+
+logger = logging.getLogger(__name__)
+FALLBACK_MODEL = "default"
 
 
 @dataclass
@@ -20,12 +29,27 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     access_tokens: AccessTokens
     auth_policy: AuthPolicy
+    streams: GenerationStreams
+    upstream: OpenAIUpstream
+    runner: GenerationRunner = field(init=False)
+    _model: str | None = None
+
+    def __post_init__(self) -> None:
+        self._model = self.settings.inference_model
+        self.runner = GenerationRunner(
+            sessions=self.sessions,
+            streams=self.streams,
+            upstream=self.upstream,
+            settings=self.settings,
+        )
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
-        settings.require("database_url", "jwt_secret")
-        assert settings.database_url is not None and settings.jwt_secret is not None
+        settings.require("database_url", "jwt_secret", "redis_url", "inference_url")
+        assert settings.database_url and settings.jwt_secret
+        assert settings.redis_url and settings.inference_url
         engine = create_engine(settings.database_url)
+        api_key = settings.inference_upstream_api_key
         return cls(
             settings=settings,
             engine=engine,
@@ -38,7 +62,35 @@ class AppState:
                 max_login_failures=settings.login_max_failures,
                 failure_window=timedelta(seconds=settings.login_failure_window_seconds),
             ),
+            streams=RedisGenerationStreams.from_url(
+                settings.redis_url,
+                prefix=settings.redis_key_prefix,
+                retention_seconds=settings.stream_retention_seconds,
+                max_events=settings.stream_max_events,
+            ),
+            upstream=OpenAIUpstream.create(
+                settings.inference_url,
+                connect_timeout=settings.inference_connect_timeout_seconds,
+                read_timeout=settings.inference_timeout_seconds,
+                api_key=api_key.get_secret_value() if api_key else None,
+            ),
         )
 
+    async def model_name(self) -> str:
+        """The model generations ask for: INFERENCE_MODEL, else the first the inference serves."""
+        if self._model is None:
+            try:
+                self._model = await self.upstream.first_model()
+            except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+                logger.warning("cannot list inference models (%r); asking for the default", exc)
+                return FALLBACK_MODEL
+        return self._model
+
+    async def start(self) -> None:
+        await self.runner.start()
+
     async def close(self) -> None:
+        await self.runner.stop()
+        await self.streams.close()
+        await self.upstream.close()
         await self.engine.dispose()

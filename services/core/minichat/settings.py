@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
+    # Generations: how many one api process streams at once (more wait in `queued`), the
+    # prompt budget, how long finished streams stay replayable, and survival tuning.
+    generation_concurrency: int = Field(default=256, ge=1)
+    generation_max_tokens: int = Field(default=512, ge=1)
+    generation_context_chars: int = Field(default=12_000, ge=100)
+    stream_retention_seconds: int = Field(default=600, ge=1)
+    stream_max_events: int = Field(default=20_000, ge=100)
+    checkpoint_every_tokens: int = Field(default=32, ge=1)
+    checkpoint_interval_ms: int = Field(default=1000, ge=10)
+    runner_heartbeat_ttl_ms: int = Field(default=5000, ge=100)
+    reaper_interval_ms: int = Field(default=1000, ge=10)
+    max_adoptions: int = Field(default=3, ge=0)
+    inference_timeout_seconds: float = Field(default=120, gt=0)
+    inference_connect_timeout_seconds: float = Field(default=2, gt=0)
+
     web_origin: str = "http://localhost:3000"
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 

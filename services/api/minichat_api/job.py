@@ -1,0 +1,206 @@
+"""One generation being produced by this process: stream, checkpoint, finish, or stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from minichat.db.models import Generation
+from minichat.statuses import GenerationStatus
+from minichat_api import metrics
+from minichat_api.delta_writer import DeltaWriter
+from minichat_api.final_events import final_events
+from minichat_api.streams import GenerationStreams
+from minichat_api.upstream import ChatTurn, Upstream, UpstreamError, Usage
+from minichat_api.usecases.generations import finish
+
+logger = logging.getLogger(__name__)
+
+
+class StopReason(Enum):
+    CANCELED = "canceled"
+    # Another process owns the generation now (we were presumed dead), or we are shutting down
+    # and leave it to be adopted: either way, this process writes nothing more.
+    RELINQUISHED = "relinquished"
+
+
+@dataclass
+class JobConfig:
+    runner_id: str
+    model: str
+    max_tokens: int
+    checkpoint_every_tokens: int
+    checkpoint_interval_s: float
+
+
+@dataclass
+class Resume:
+    """Where an adopted generation stands: the text the client saw, and the next delta index."""
+
+    text: str = ""
+    next_index: int = 0
+    completion_tokens: int = 0
+    ttft_ms: float | None = None
+
+
+@dataclass
+class GenerationJob:
+    generation_id: uuid.UUID
+    prompt: list[ChatTurn]
+    sessions: async_sessionmaker[AsyncSession]
+    streams: GenerationStreams
+    upstream: Upstream
+    config: JobConfig
+    resume: Resume = field(default_factory=Resume)
+    _stop: StopReason | None = None
+    _upstream_task: asyncio.Task[Usage | None] | None = None
+
+    def stop(self, reason: StopReason) -> None:
+        """Stop streaming now; the upstream request is closed, so the model stops computing."""
+        if self._stop is None:
+            self._stop = reason
+        if self._upstream_task is not None:
+            self._upstream_task.cancel()
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        writer = DeltaWriter(self.streams, self.generation_id, self.resume.next_index)
+        counters = _Counters(self.resume.completion_tokens, self.resume.ttft_ms)
+        self._upstream_task = asyncio.create_task(self._consume(writer, counters, started))
+        if self._stop is not None:
+            self._upstream_task.cancel()
+        try:
+            await asyncio.wait({self._upstream_task})
+        except asyncio.CancelledError:
+            self.stop(StopReason.RELINQUISHED)
+            raise
+        status, error = self._outcome()
+        if self._stop is StopReason.RELINQUISHED:
+            return
+        try:
+            await writer.drain()
+        except Exception as exc:  # Redis broke mid-answer: keep the text, report the failure.
+            logger.warning("generation %s: stream write failed: %r", self.generation_id, exc)
+            status, error = GenerationStatus.FAILED, ("stream_unavailable", str(exc))
+        usage = self._upstream_task.result() if status == GenerationStatus.SUCCEEDED else None
+        await self._finish(status, error, writer, counters, usage, started)
+
+    def _outcome(self) -> tuple[GenerationStatus, tuple[str, str] | None]:
+        task = self._upstream_task
+        assert task is not None
+        if task.cancelled():
+            if self._stop is StopReason.CANCELED:
+                return GenerationStatus.CANCELED, None
+            return GenerationStatus.FAILED, ("interrupted", "generation was interrupted")
+        exc = task.exception()
+        if isinstance(exc, UpstreamError):
+            return GenerationStatus.FAILED, (exc.code, exc.message)
+        if exc is not None:
+            logger.error("generation %s failed", self.generation_id, exc_info=exc)
+            return GenerationStatus.FAILED, ("internal_error", "the generation failed")
+        return GenerationStatus.SUCCEEDED, None
+
+    async def _consume(
+        self, writer: DeltaWriter, counters: _Counters, started: float
+    ) -> Usage | None:
+        usage: Usage | None = None
+        last_checkpoint = time.monotonic()
+        since_checkpoint = 0
+        async for chunk in self.upstream.stream_chat(
+            self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
+            model=self.config.model,
+            max_tokens=max(1, self.config.max_tokens - counters.completion_tokens),
+            continue_final_message=bool(self.resume.text),
+        ):
+            if chunk.text:
+                if counters.ttft_ms is None:
+                    counters.ttft_ms = (time.monotonic() - started) * 1000
+                    metrics.TIME_TO_FIRST_TOKEN.observe(counters.ttft_ms / 1000)
+                writer.push(chunk.text)
+                counters.completion_tokens += 1
+                since_checkpoint += 1
+                metrics.TOKENS_STREAMED.inc()
+            if chunk.usage is not None:
+                usage = chunk.usage
+            due = time.monotonic() - last_checkpoint >= self.config.checkpoint_interval_s
+            if since_checkpoint >= self.config.checkpoint_every_tokens or (
+                due and since_checkpoint
+            ):
+                await self._checkpoint(writer, counters)
+                last_checkpoint, since_checkpoint = time.monotonic(), 0
+        return usage
+
+    async def _checkpoint(self, writer: DeltaWriter, counters: _Counters) -> None:
+        """Save the text so far; a lost lease (someone adopted us) or a cancel stops the job."""
+        async with self.sessions() as session:
+            result = await session.execute(
+                update(Generation)
+                .where(
+                    Generation.id == self.generation_id,
+                    Generation.runner_id == self.config.runner_id,
+                    Generation.status == GenerationStatus.STREAMING,
+                )
+                .values(
+                    partial_text=self.resume.text + writer.received_text,
+                    completion_tokens=counters.completion_tokens,
+                    ttft_ms=counters.ttft_ms,
+                    checkpointed_at=datetime.now(UTC),
+                )
+            )
+            await session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            self.stop(StopReason.RELINQUISHED)
+        elif await self.streams.cancel_requested(self.generation_id):
+            self.stop(StopReason.CANCELED)
+
+    async def _finish(
+        self,
+        status: GenerationStatus,
+        error: tuple[str, str] | None,
+        writer: DeltaWriter,
+        counters: _Counters,
+        usage: Usage | None,
+        started: float,
+    ) -> None:
+        text = self.resume.text + writer.received_text
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = (
+            usage.completion_tokens
+            if usage and not self.resume.text
+            else counters.completion_tokens
+        )
+        async with self.sessions() as session:
+            finished = await finish(
+                session,
+                self.generation_id,
+                status,
+                runner_id=self.config.runner_id,
+                text=text,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                ttft_ms=counters.ttft_ms,
+                error_code=error[0] if error else None,
+                error_message=error[1] if error else None,
+            )
+            await session.commit()
+        if finished is None:
+            return  # someone else decided this generation's end
+        metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
+        metrics.GENERATION_DURATION.observe(time.monotonic() - started)
+        await self.streams.append(
+            self.generation_id, final_events(status, error, prompt_tokens, completion_tokens)
+        )
+
+
+@dataclass
+class _Counters:
+    completion_tokens: int
+    ttft_ms: float | None

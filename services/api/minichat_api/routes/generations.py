@@ -1,0 +1,103 @@
+"""Generations: start one for a chat, read it, stream it (SSE), cancel it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from sse_starlette import EventSourceResponse
+
+from minichat.errors import InvalidInput
+from minichat_api.deps import CurrentUser, CurrentUserId, RequestContextDep, SessionDep, StateDep
+from minichat_api.schemas.common import ErrorBody
+from minichat_api.schemas.generations import GenerationPublic
+from minichat_api.sse import generation_events
+from minichat_api.streams import valid_event_id
+from minichat_api.usecases import generations
+
+router = APIRouter(tags=["generations"], responses={401: {"model": ErrorBody}})
+
+
+@router.post(
+    "/api/chats/{chat_id}/generations",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+async def create_generation(
+    chat_id: uuid.UUID,
+    session: SessionDep,
+    user: CurrentUser,
+    state: StateDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
+) -> GenerationPublic:
+    generation, created = await generations.create_generation(
+        session,
+        user.id,
+        chat_id,
+        model=await state.model_name(),
+        runner_id=state.runner.runner_id,
+        idempotency_key=idempotency_key,
+    )
+    if created:
+        state.runner.submit(generation.id)
+    return GenerationPublic.of(generation)
+
+
+@router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})
+async def get_generation(
+    generation_id: uuid.UUID, session: SessionDep, user: CurrentUser
+) -> GenerationPublic:
+    return GenerationPublic.of(await generations.get_generation(session, user.id, generation_id))
+
+
+@router.get(
+    "/api/generations/{generation_id}/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "delta, usage, error, done"},
+        400: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+    },
+)
+async def stream_generation(
+    generation_id: uuid.UUID,
+    user_id: CurrentUserId,
+    state: StateDep,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None, Query(description="for clients that cannot set Last-Event-ID")
+    ] = None,
+) -> EventSourceResponse:
+    after = last_event_id_header or last_event_id
+    if after is not None and not valid_event_id(after.strip()):
+        raise InvalidInput(
+            "Last-Event-ID must be an event id this stream sent (like 1700000000000-0)",
+            field="Last-Event-ID",
+            code="invalid_last_event_id",
+        )
+    async with state.sessions() as session:
+        await generations.get_generation(session, user_id, generation_id)
+    return EventSourceResponse(
+        generation_events(
+            generation_id, after.strip() if after else None, state.streams, state.sessions
+        ),
+        ping=15,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/api/generations/{generation_id}/cancel", responses={404: {"model": ErrorBody}})
+async def cancel_generation(
+    generation_id: uuid.UUID,
+    session: SessionDep,
+    user: CurrentUser,
+    state: StateDep,
+    context: RequestContextDep,
+) -> GenerationPublic:
+    generation = await generations.cancel_generation(
+        session, state.streams, user.id, generation_id, context
+    )
+    return GenerationPublic.of(generation)

@@ -1,0 +1,261 @@
+"""The generation runner: runs queued generations as asyncio tasks, bounded per process,
+listens for cancels from any process, and adopts generations whose process died."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from minichat.db.models import Generation
+from minichat.settings import Settings
+from minichat.statuses import GenerationStatus
+from minichat_api import metrics
+from minichat_api.final_events import final_events
+from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason
+from minichat_api.prompt import build_prompt
+from minichat_api.streams import GenerationStreams
+from minichat_api.upstream import Upstream
+from minichat_api.usecases.generations import ACTIVE, active_generations, finish, transition
+
+logger = logging.getLogger(__name__)
+
+
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class GenerationRunner:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        streams: GenerationStreams,
+        upstream: Upstream,
+        settings: Settings,
+        runner_id: str | None = None,
+    ) -> None:
+        self.runner_id = runner_id or new_runner_id()
+        self._sessions = sessions
+        self._streams = streams
+        self._upstream = upstream
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.generation_concurrency)
+        self._jobs: dict[uuid.UUID, GenerationJob] = {}
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self._streams.heartbeat(self.runner_id, self._settings.runner_heartbeat_ttl_ms)
+        self._background = [
+            asyncio.create_task(self._forever(self._heartbeat, "heartbeat")),
+            asyncio.create_task(self._forever(self._watch_cancels, "cancel watcher")),
+            asyncio.create_task(self._forever(self._adopt_orphans, "reaper")),
+        ]
+
+    async def stop(self) -> None:
+        """Stop without finishing anything: running generations are left for adoption."""
+        for task in self._background:
+            task.cancel()
+        for job in self._jobs.values():
+            job.stop(StopReason.RELINQUISHED)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._background, *self._tasks.values(), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            # Expire our heartbeat at once, so peers adopt our generations without waiting.
+            await self._streams.heartbeat(self.runner_id, 1)
+
+    def submit(self, generation_id: uuid.UUID, *, adopted: bool = False) -> None:
+        if generation_id in self._tasks:
+            return
+        task = asyncio.create_task(self._run(generation_id, adopted))
+        self._tasks[generation_id] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(generation_id, None))
+
+    def cancel_local(self, generation_id: uuid.UUID) -> bool:
+        job = self._jobs.get(generation_id)
+        if job is None:
+            return False
+        job.stop(StopReason.CANCELED)
+        return True
+
+    async def _run(self, generation_id: uuid.UUID, adopted: bool) -> None:
+        async with self._slots:
+            try:
+                job = await self._prepare(generation_id, adopted)
+                if job is None:
+                    return
+                self._jobs[generation_id] = job
+                metrics.GENERATIONS_RUNNING.inc()
+                try:
+                    await job.run()
+                finally:
+                    metrics.GENERATIONS_RUNNING.dec()
+                    self._jobs.pop(generation_id, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("generation %s: runner error", generation_id)
+
+    async def _prepare(self, generation_id: uuid.UUID, adopted: bool) -> GenerationJob | None:
+        """Claim the generation for streaming and gather what the job needs; None to skip it."""
+        async with self._sessions() as session:
+            generation = await session.get(Generation, generation_id)
+            if generation is None or generation.runner_id != self.runner_id:
+                return None
+            if generation.status == GenerationStatus.QUEUED:
+                claimed = await transition(
+                    session,
+                    generation_id,
+                    GenerationStatus.STREAMING,
+                    runner_id=self.runner_id,
+                    started_at=datetime.now(UTC),
+                )
+                await session.commit()
+                if claimed is None:
+                    return None
+                generation = claimed
+            elif generation.status != GenerationStatus.STREAMING:
+                return None
+            prompt = await build_prompt(
+                session, generation, self._settings.generation_context_chars
+            )
+        resume = await self._resume_point(generation) if adopted else Resume()
+        job = GenerationJob(
+            generation_id=generation_id,
+            prompt=prompt,
+            sessions=self._sessions,
+            streams=self._streams,
+            upstream=self._upstream,
+            config=JobConfig(
+                runner_id=self.runner_id,
+                model=generation.model,
+                max_tokens=self._settings.generation_max_tokens,
+                checkpoint_every_tokens=self._settings.checkpoint_every_tokens,
+                checkpoint_interval_s=self._settings.checkpoint_interval_ms / 1000,
+            ),
+            resume=resume,
+        )
+        if await self._streams.cancel_requested(generation_id):
+            job.stop(StopReason.CANCELED)
+        return job
+
+    async def _resume_point(self, generation: Generation) -> Resume:
+        """What the client has already seen: the stream itself, or the checkpoint if it is gone."""
+        if not await self._streams.exists(generation.id):
+            return Resume(
+                text=generation.partial_text,
+                completion_tokens=generation.completion_tokens or 0,
+                ttft_ms=generation.ttft_ms,
+            )
+        texts: list[str] = []
+        next_index = 0
+        after: str | None = None
+        while events := await self._streams.read(generation.id, after, block_ms=0, count=1000):
+            for event in events:
+                if event.event == "delta":
+                    texts.append(str(event.data["text"]))
+                    next_index = int(event.data["index"]) + 1
+            after = events[-1].id
+        return Resume(
+            text="".join(texts),
+            next_index=next_index,
+            completion_tokens=generation.completion_tokens or len(texts),
+            ttft_ms=generation.ttft_ms,
+        )
+
+    async def _forever(self, step: Callable[[], Awaitable[None]], name: str) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("%s: %r; retrying", name, exc)
+                await asyncio.sleep(1)
+
+    async def _heartbeat(self) -> None:
+        ttl = self._settings.runner_heartbeat_ttl_ms
+        await self._streams.heartbeat(self.runner_id, ttl)
+        await asyncio.sleep(ttl / 3000)
+
+    async def _watch_cancels(self) -> None:
+        self.cancel_local(await self._streams.next_cancel())
+
+    async def _adopt_orphans(self) -> None:
+        await asyncio.sleep(self._settings.reaper_interval_ms / 1000)
+        async with self._sessions() as session:
+            candidates = await active_generations(session, excluding_runner=self.runner_id)
+        owners = sorted({owner for _, owner in candidates if owner})
+        alive = await self._streams.alive(owners)
+        for generation_id, owner in candidates:
+            if owner is None or not alive.get(owner, False):
+                await self._adopt(generation_id, owner)
+
+    async def _adopt(self, generation_id: uuid.UUID, previous_owner: str | None) -> None:
+        async with self._sessions() as session:
+            adopted = await session.scalar(
+                update(Generation)
+                .where(
+                    Generation.id == generation_id,
+                    Generation.status.in_(ACTIVE),
+                    Generation.runner_id.is_(None)
+                    if previous_owner is None
+                    else Generation.runner_id == previous_owner,
+                )
+                .values(runner_id=self.runner_id, adoptions=Generation.adoptions + 1)
+                .returning(Generation),
+                execution_options={"synchronize_session": False},
+            )
+            await session.commit()
+        if adopted is None:
+            return  # a peer adopted it first
+        metrics.GENERATIONS_ADOPTED.inc()
+        logger.info(
+            "generation %s: adopted from %s (adoption %d)",
+            generation_id,
+            previous_owner,
+            adopted.adoptions,
+        )
+        if adopted.adoptions > self._settings.max_adoptions:
+            await self._give_up(adopted)
+        else:
+            self.submit(generation_id, adopted=True)
+
+    async def _give_up(self, generation: Generation) -> None:
+        resume = await self._resume_point(generation)
+        message = f"gave up after {generation.adoptions - 1} restarts of its process"
+        async with self._sessions() as session:
+            finished = await finish(
+                session,
+                generation.id,
+                GenerationStatus.FAILED,
+                runner_id=self.runner_id,
+                text=resume.text,
+                prompt_tokens=generation.prompt_tokens or 0,
+                completion_tokens=resume.completion_tokens,
+                ttft_ms=generation.ttft_ms,
+                error_code="too_many_adoptions",
+                error_message=message,
+            )
+            await session.commit()
+        if finished is not None:
+            metrics.GENERATIONS_FINISHED.labels(status="failed").inc()
+            await self._streams.append(
+                generation.id,
+                final_events(
+                    GenerationStatus.FAILED,
+                    ("too_many_adoptions", message),
+                    generation.prompt_tokens or 0,
+                    resume.completion_tokens,
+                ),
+            )

@@ -1,0 +1,57 @@
+"""The interface the runner and the SSE route use; Redis implements it across processes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+
+def valid_event_id(value: str) -> bool:
+    """Whether `value` has the shape of a stream entry id (`<ms>-<seq>`)."""
+    return bool(_EVENT_ID.match(value))
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+class GenerationStreams(Protocol):
+    async def append(
+        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        """Append events in order; answers their ids. Refreshes the stream's retention."""
+        ...
+
+    async def read(
+        self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500
+    ) -> list[StreamEvent]:
+        """Events after `after` (all when None), waiting up to `block_ms` for the first one."""
+        ...
+
+    async def exists(self, generation_id: uuid.UUID) -> bool: ...
+
+    async def request_cancel(self, generation_id: uuid.UUID) -> None:
+        """Raise the cancel signal, seen by `cancel_requested` and by `watch_cancels`."""
+        ...
+
+    async def cancel_requested(self, generation_id: uuid.UUID) -> bool: ...
+
+    async def next_cancel(self) -> uuid.UUID:
+        """Wait for the next cancel signal raised by any process."""
+        ...
+
+    async def heartbeat(self, runner_id: str, ttl_ms: int) -> None: ...
+
+    async def alive(self, runner_ids: Sequence[str]) -> dict[str, bool]: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,122 @@
+"""Generation streams on Redis: one Redis Stream per generation, keys, and a cancel channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from minichat_api.streams.base import StreamEvent
+
+
+class RedisGenerationStreams:
+    def __init__(
+        self, redis: Redis, *, prefix: str, retention_seconds: int, max_events: int
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._retention_ms = retention_seconds * 1000
+        self._max_events = max_events
+        self._pubsub: PubSub | None = None
+        self._pubsub_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, prefix: str, retention_seconds: int, max_events: int
+    ) -> RedisGenerationStreams:
+        redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        return cls(redis, prefix=prefix, retention_seconds=retention_seconds, max_events=max_events)
+
+    def stream_key(self, generation_id: uuid.UUID) -> str:
+        return f"{self._prefix}gen:{generation_id}"
+
+    def _cancel_key(self, generation_id: uuid.UUID) -> str:
+        return f"{self._prefix}gen:{generation_id}:cancel"
+
+    @property
+    def _cancel_channel(self) -> str:
+        return f"{self._prefix}cancel"
+
+    async def append(
+        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        key = self.stream_key(generation_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event, data in events:
+                pipe.xadd(
+                    key,
+                    {"e": event, "d": json.dumps(data, separators=(",", ":"))},
+                    maxlen=self._max_events,
+                    approximate=True,
+                )
+            pipe.pexpire(key, self._retention_ms)
+            results = await pipe.execute()
+        return [str(entry_id) for entry_id in results[:-1]]
+
+    async def read(
+        self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500
+    ) -> list[StreamEvent]:
+        key = self.stream_key(generation_id)
+        response: Any = await self._redis.xread(
+            {key: after or "0-0"}, count=count, block=block_ms if block_ms > 0 else None
+        )
+        if not response:
+            return []
+        # RESP2 answers [[key, entries]], RESP3 {key: [entries]}.
+        entries = response[key][0] if isinstance(response, dict) else response[0][1]
+        return [
+            StreamEvent(str(entry_id), str(fields["e"]), json.loads(fields["d"]))
+            for entry_id, fields in entries
+        ]
+
+    async def exists(self, generation_id: uuid.UUID) -> bool:
+        return bool(await self._redis.exists(self.stream_key(generation_id)))
+
+    async def request_cancel(self, generation_id: uuid.UUID) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._cancel_key(generation_id), "1", px=self._retention_ms)
+            pipe.publish(self._cancel_channel, str(generation_id))
+            await pipe.execute()
+
+    async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
+        return bool(await self._redis.exists(self._cancel_key(generation_id)))
+
+    async def next_cancel(self) -> uuid.UUID:
+        async with self._pubsub_lock:
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await self._pubsub.subscribe(self._cancel_channel)
+        while True:
+            message = await self._pubsub.get_message(timeout=1.0)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py can swallow a cancel that lands during `subscribe`; honour it here.
+                raise asyncio.CancelledError
+            if message is None or message.get("type") != "message":
+                continue
+            try:
+                return uuid.UUID(str(message["data"]))
+            except ValueError:
+                continue
+
+    async def heartbeat(self, runner_id: str, ttl_ms: int) -> None:
+        await self._redis.set(f"{self._prefix}runner:{runner_id}", "1", px=ttl_ms)
+
+    async def alive(self, runner_ids: Sequence[str]) -> dict[str, bool]:
+        if not runner_ids:
+            return {}
+        values = await self._redis.mget([f"{self._prefix}runner:{r}" for r in runner_ids])
+        return {runner: value is not None for runner, value in zip(runner_ids, values, strict=True)}
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._redis.aclose()

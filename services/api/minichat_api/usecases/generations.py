@@ -1,0 +1,287 @@
+"""Generations: creation (idempotent), lookup, cancel, and the guarded state transitions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from minichat.contracts.events import UsageEvent
+from minichat.db.models import Generation, Message
+from minichat.errors import Conflict, NotFound
+from minichat.outbox import add_event
+from minichat.statuses import (
+    GenerationStatus,
+    MessageRole,
+    MessageStatus,
+    sources_of,
+)
+from minichat_api.final_events import final_events
+from minichat_api.streams import GenerationStreams
+from minichat_api.usecases import audit
+from minichat_api.usecases.audit import RequestContext
+from minichat_api.usecases.chats import get_chat
+from minichat_api.usecases.messages import append_message
+
+ACTIVE = (GenerationStatus.QUEUED, GenerationStatus.STREAMING)
+
+
+def generation_not_found() -> NotFound:
+    return NotFound("generation not found", code="generation_not_found")
+
+
+async def create_generation(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    chat_id: uuid.UUID,
+    *,
+    model: str,
+    runner_id: str,
+    idempotency_key: str | None,
+) -> tuple[Generation, bool]:
+    """A queued generation answering the chat's last user message; `(generation, created)`."""
+    if idempotency_key is not None:
+        existing = await _by_idempotency_key(session, user_id, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, chat_id), False
+    await get_chat(session, user_id, chat_id)
+    active = await session.scalar(
+        select(Generation.id).where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
+    )
+    if active is not None:
+        raise Conflict(
+            f"generation {active} is still running in this chat; cancel it or wait",
+            code="generation_in_progress",
+        )
+    last_user_message = await session.scalar(
+        select(Message.id)
+        .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+    if last_user_message is None:
+        raise Conflict("post a message before asking for an answer", code="no_user_message")
+    generation = Generation(
+        chat_id=chat_id,
+        user_id=user_id,
+        model=model,
+        idempotency_key=idempotency_key,
+        user_message_id=last_user_message,
+        runner_id=runner_id,
+    )
+    session.add(generation)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Another request with the same key won the race; answer with its generation.
+        await session.rollback()
+        if idempotency_key is None:
+            raise
+        existing = await _by_idempotency_key(session, user_id, idempotency_key)
+        if existing is None:
+            raise
+        return _same_request(existing, chat_id), False
+    return generation, True
+
+
+def _same_request(generation: Generation, chat_id: uuid.UUID) -> Generation:
+    if generation.chat_id != chat_id:
+        raise Conflict(
+            "this Idempotency-Key was already used for another chat",
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    return generation
+
+
+async def _by_idempotency_key(
+    session: AsyncSession, user_id: uuid.UUID, key: str
+) -> Generation | None:
+    return await session.scalar(
+        select(Generation).where(Generation.user_id == user_id, Generation.idempotency_key == key)
+    )
+
+
+async def get_generation(
+    session: AsyncSession, user_id: uuid.UUID, generation_id: uuid.UUID
+) -> Generation:
+    generation = await session.scalar(
+        select(Generation).where(Generation.id == generation_id, Generation.user_id == user_id)
+    )
+    if generation is None:
+        raise generation_not_found()
+    return generation
+
+
+async def transition(
+    session: AsyncSession,
+    generation_id: uuid.UUID,
+    target: GenerationStatus,
+    *,
+    runner_id: str | None = None,
+    only_from: frozenset[GenerationStatus] | None = None,
+    **values: Any,
+) -> Generation | None:
+    """Move to `target` if the current state allows it (and, if given, we own it); else None.
+
+    The one guarded UPDATE through which every state change goes: two processes racing for
+    the same generation cannot both win.
+    """
+    sources = sources_of(target) & only_from if only_from is not None else sources_of(target)
+    query = (
+        update(Generation)
+        .where(Generation.id == generation_id, Generation.status.in_(sources))
+        .values(status=target, **values)
+        .returning(Generation)
+    )
+    if runner_id is not None:
+        query = query.where(Generation.runner_id == runner_id)
+    return await session.scalar(query, execution_options={"synchronize_session": False})
+
+
+async def finish(
+    session: AsyncSession,
+    generation_id: uuid.UUID,
+    status: GenerationStatus,
+    *,
+    runner_id: str | None,
+    text: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    ttft_ms: float | None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    context: RequestContext | None = None,
+    only_from: frozenset[GenerationStatus] | None = None,
+) -> Generation | None:
+    """The terminal transition with everything that goes with it, in the caller's transaction:
+    the assistant message, usage, and the usage and audit events. None if it lost the race."""
+    now = datetime.now(UTC)
+    generation = await transition(
+        session,
+        generation_id,
+        status,
+        runner_id=runner_id,
+        only_from=only_from,
+        finished_at=now,
+        partial_text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        ttft_ms=ttft_ms,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    if generation is None:
+        return None
+    if text:
+        message = await append_message(
+            session,
+            generation.user_id,
+            generation.chat_id,
+            role=MessageRole.ASSISTANT,
+            content=text,
+            status=(
+                MessageStatus.COMPLETE
+                if status == GenerationStatus.SUCCEEDED
+                else MessageStatus.INCOMPLETE
+            ),
+        )
+        generation.assistant_message_id = message.id
+        await session.execute(
+            update(Generation)
+            .where(Generation.id == generation_id)
+            .values(assistant_message_id=message.id)
+        )
+    started = generation.started_at or generation.created_at
+    add_event(
+        session,
+        UsageEvent(
+            user_id=generation.user_id,
+            chat_id=generation.chat_id,
+            generation_id=generation.id,
+            model=generation.model,
+            status=status,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=ttft_ms,
+            duration_ms=max(0.0, (now - started).total_seconds() * 1000),
+            traceparent=context.traceparent if context else None,
+        ),
+    )
+    if status == GenerationStatus.CANCELED:
+        audit.record(
+            session,
+            context or RequestContext(client="runner"),
+            actor=generation.user_id,
+            action="generation.canceled",
+            target=f"generation:{generation.id}",
+        )
+    return generation
+
+
+async def active_generations(
+    session: AsyncSession, *, excluding_runner: str, limit: int = 200
+) -> Sequence[tuple[uuid.UUID, str | None]]:
+    rows = await session.execute(
+        select(Generation.id, Generation.runner_id)
+        .where(Generation.status.in_(ACTIVE), Generation.runner_id != excluding_runner)
+        .order_by(Generation.created_at)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def cancel_generation(
+    session: AsyncSession,
+    streams: GenerationStreams,
+    user_id: uuid.UUID,
+    generation_id: uuid.UUID,
+    context: RequestContext,
+    *,
+    wait_seconds: float = 2.0,
+) -> Generation:
+    """Ask for the generation to stop; answers its state once final, or after `wait_seconds`.
+
+    A queued generation is canceled here. A streaming one is stopped by the process that runs
+    it, which alone writes its end: the database and the stream's `done` always agree.
+    """
+    generation = await get_generation(session, user_id, generation_id)
+    if GenerationStatus(generation.status).is_terminal:
+        return generation
+    await streams.request_cancel(generation_id)
+    canceled = await finish(
+        session,
+        generation_id,
+        GenerationStatus.CANCELED,
+        runner_id=None,
+        text="",
+        prompt_tokens=0,
+        completion_tokens=0,
+        ttft_ms=None,
+        context=context,
+        only_from=frozenset({GenerationStatus.QUEUED}),
+    )
+    await session.commit()
+    if canceled is not None:
+        await streams.append(generation_id, final_events(GenerationStatus.CANCELED, None, 0, 0))
+        return canceled
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        current = await session.scalar(
+            select(Generation)
+            .where(Generation.id == generation_id)
+            .execution_options(populate_existing=True)
+        )
+        await session.commit()
+        assert current is not None
+        if GenerationStatus(current.status).is_terminal:
+            return current
+        if asyncio.get_running_loop().time() >= deadline:
+            return current
+        await asyncio.sleep(0.02)
