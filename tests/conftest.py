@@ -117,7 +117,6 @@ def settings(database_url: str, redis_prefix: str) -> Settings:
         redis_url=REDIS_URL,
         redis_key_prefix=redis_prefix,
         inference_url=UNREACHABLE_INFERENCE_URL,
-        inference_model="scripted",
         jwt_secret=TEST_JWT_SECRET,
         web_origin="http://localhost:3000",
     )

@@ -214,7 +214,7 @@ class GenerationRunner:
                 )
                 .values(runner_id=self.runner_id, adoptions=Generation.adoptions + 1)
                 .returning(Generation),
-                execution_options={"synchronize_session": False},
+                execution_options={"synchronize_session": False, "populate_existing": True},
             )
             await session.commit()
         if adopted is None:

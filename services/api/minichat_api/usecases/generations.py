@@ -142,7 +142,9 @@ async def transition(
     )
     if runner_id is not None:
         query = query.where(Generation.runner_id == runner_id)
-    return await session.scalar(query, execution_options={"synchronize_session": False})
+    return await session.scalar(
+        query, execution_options={"synchronize_session": False, "populate_existing": True}
+    )
 
 
 async def finish(

@@ -1,0 +1,147 @@
+"""Stopping a generation, and the ways one fails: state, stream and stored text agree."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import httpx
+import psycopg
+
+from minichat.settings import Settings
+from tests.factories import register
+from tests.integration.generations.conftest import running_api, scripted_env
+from tests.integration.generations.test_lifecycle import start_generation
+from tests.processes import serve, stop
+from tests.sse import collect, events, text_of
+
+
+async def _messages(
+    client: httpx.AsyncClient, headers: dict[str, str], chat_id: object
+) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/chats/{chat_id}/messages", headers=headers)
+    return list(response.json()["items"])
+
+
+async def test_cancel_mid_stream(slow_client: httpx.AsyncClient) -> None:
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    base = f"/api/generations/{generation['id']}"
+    received = []
+    async with slow_client.stream("GET", f"{base}/stream", headers=account.headers) as response:
+        async for event in events(response):
+            received.append(event)
+            if len(received) == 3:
+                canceled = await slow_client.post(f"{base}/cancel", headers=account.headers)
+                assert canceled.status_code == 200
+                assert canceled.json()["status"] == "canceled"
+    assert received[-1].event == "done"
+    assert received[-1].data == {"status": "canceled"}
+    stored = (await slow_client.get(base, headers=account.headers)).json()
+    assert stored["status"] == "canceled"
+    messages = await _messages(slow_client, account.headers, generation["chat_id"])
+    assert messages[-1]["role"] == "assistant"
+    assert messages[-1]["status"] == "incomplete"
+    assert messages[-1]["content"] == text_of(received)
+    # Idempotent: a second cancel answers the final state.
+    again = await slow_client.post(f"{base}/cancel", headers=account.headers)
+    assert again.json()["status"] == "canceled"
+
+
+async def test_cancel_of_a_queued_generation(settings: Settings, slow_inference: object) -> None:
+    one_slot = settings.model_copy(
+        update={"inference_url": slow_inference.url, "generation_concurrency": 1}  # type: ignore[attr-defined]
+    )
+    async with running_api(one_slot) as client:
+        account = await register(client)
+        running = await start_generation(client, account)
+        queued = await start_generation(client, account)
+        state = await client.get(f"/api/generations/{queued['id']}", headers=account.headers)
+        assert state.json()["status"] == "queued"
+        canceled = await client.post(
+            f"/api/generations/{queued['id']}/cancel", headers=account.headers
+        )
+        assert canceled.json()["status"] == "canceled"
+        assert canceled.json()["assistant_message_id"] is None
+        received = await collect(client, f"/api/generations/{queued['id']}/stream", account.headers)
+        assert [e.event for e in received] == ["usage", "done"]
+        assert received[-1].data == {"status": "canceled"}
+        await client.post(f"/api/generations/{running['id']}/cancel", headers=account.headers)
+
+
+async def test_cancel_racing_completion_ends_in_one_state(
+    settings: Settings, tmp_path: object, db: psycopg.AsyncConnection
+) -> None:
+    """Cancel lands around the last token, many times: the stream's done matches the database."""
+    from pathlib import Path
+
+    with serve(["inference"], scripted_env(4, 3), Path(str(tmp_path))) as inference:
+        async with running_api(
+            settings.model_copy(update={"inference_url": inference.url})
+        ) as client:
+            account = await register(client)
+            outcomes: dict[str, int] = {}
+            for attempt in range(30):
+                generation = await start_generation(client, account, f"race {attempt}")
+                base = f"/api/generations/{generation['id']}"
+                await asyncio.sleep(0.003 * (attempt % 10))
+                await client.post(f"{base}/cancel", headers=account.headers)
+                received = await collect(client, f"{base}/stream", account.headers)
+                final = (await client.get(base, headers=account.headers)).json()["status"]
+                assert [e.event for e in received].count("done") == 1
+                assert received[-1].data == {"status": final}
+                assert final in {"succeeded", "canceled"}
+                cursor = await db.execute(
+                    "SELECT count(*) FROM outbox WHERE event_type = 'usage_event' "
+                    "AND payload->>'generation_id' = %s",
+                    (generation["id"],),
+                )
+                assert (await cursor.fetchone()) == (1,)
+                outcomes[final] = outcomes.get(final, 0) + 1
+    assert sum(outcomes.values()) == 30
+
+
+async def test_unreachable_inference_fails_cleanly(client_settings_unreachable: Settings) -> None:
+    async with running_api(client_settings_unreachable) as client:
+        account = await register(client)
+        generation = await start_generation(client, account)
+        received = await collect(
+            client, f"/api/generations/{generation['id']}/stream", account.headers
+        )
+        assert [e.event for e in received] == ["error", "usage", "done"]
+        assert received[0].data["code"] == "inference_unavailable"
+        assert received[-1].data == {"status": "failed"}
+        stored = (
+            await client.get(f"/api/generations/{generation['id']}", headers=account.headers)
+        ).json()
+        assert stored["status"] == "failed"
+        assert stored["error"]["code"] == "inference_unavailable"
+
+
+async def test_inference_killed_mid_stream_keeps_the_partial_text(
+    settings: Settings, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    with serve(["inference"], scripted_env(400, 20), Path(str(tmp_path))) as inference:
+        async with running_api(
+            settings.model_copy(update={"inference_url": inference.url})
+        ) as client:
+            account = await register(client)
+            generation = await start_generation(client, account)
+            received = []
+            url = f"/api/generations/{generation['id']}/stream"
+            async with client.stream("GET", url, headers=account.headers) as response:
+                async for event in events(response):
+                    received.append(event)
+                    if len(received) == 5:
+                        stop(inference.process, signal.SIGKILL)
+            assert received[-1].data == {"status": "failed"}
+            errors = [e for e in received if e.event == "error"]
+            assert len(errors) == 1
+            assert errors[0].data["code"] in {"inference_disconnected", "inference_unavailable"}
+            messages = await _messages(client, account.headers, generation["chat_id"])
+            assert messages[-1]["status"] == "incomplete"
+            assert messages[-1]["content"] == text_of(received)
+            assert len(messages[-1]["content"]) > 0

@@ -1,0 +1,241 @@
+"""One generation end to end through a real api, Redis, PostgreSQL and a scripted model."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from minichat_inference.backends.scripted import scripted_text
+from tests.factories import Account, create_chat, post_message, register
+from tests.integration.generations.conftest import FAST_TOKENS
+from tests.sse import collect, text_of
+
+
+async def start_generation(
+    client: httpx.AsyncClient, account: Account, prompt: str = "Hello there"
+) -> dict[str, object]:
+    chat = await create_chat(client, account)
+    await post_message(client, account, chat["id"], prompt)
+    response = await client.post(f"/api/chats/{chat['id']}/generations", headers=account.headers)
+    assert response.status_code == 202, response.text
+    generation: dict[str, object] = response.json()
+    return generation
+
+
+async def test_generation_streams_deltas_usage_done(fast_client: httpx.AsyncClient) -> None:
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    assert generation["status"] in {"queued", "streaming"}
+    assert set(generation) >= {
+        "id",
+        "chat_id",
+        "status",
+        "assistant_message_id",
+        "model",
+        "created_at",
+        "finished_at",
+        "usage",
+    }
+
+    received = await collect(
+        fast_client, f"/api/generations/{generation['id']}/stream", account.headers
+    )
+    kinds = [e.event for e in received]
+    assert kinds[-2:] == ["usage", "done"]
+    assert set(kinds[:-2]) == {"delta"}
+    deltas = [e for e in received if e.event == "delta"]
+    assert [e.data["index"] for e in deltas] == list(range(len(deltas)))
+    ids = [e.id for e in received]
+    assert all(ids) and ids == sorted(ids, key=lambda i: tuple(map(int, str(i).split("-"))))
+    assert len(set(ids)) == len(ids)
+    assert text_of(received) == scripted_text(FAST_TOKENS)
+    assert received[-1].data == {"status": "succeeded"}
+    assert received[-2].data["completion_tokens"] == FAST_TOKENS
+    assert received[-2].data["prompt_tokens"] > 0
+
+    stored = (
+        await fast_client.get(f"/api/generations/{generation['id']}", headers=account.headers)
+    ).json()
+    assert stored["status"] == "succeeded"
+    assert stored["finished_at"] is not None
+    assert stored["usage"] == received[-2].data
+    assert stored["model"] == "minichat-scripted"
+    messages = (
+        await fast_client.get(
+            f"/api/chats/{generation['chat_id']}/messages", headers=account.headers
+        )
+    ).json()["items"]
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert messages[1]["id"] == stored["assistant_message_id"]
+    assert messages[1]["content"] == text_of(received)
+
+
+async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(
+    fast_client: httpx.AsyncClient,
+) -> None:
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    full = await collect(fast_client, url, account.headers)
+    for cut in (1, 5, len(full) - 2, len(full) - 1):
+        rest = await collect(fast_client, url, account.headers, last_event_id=full[cut - 1].id)
+        assert rest == full[cut:]
+    by_query = await fast_client.get(f"{url}?last_event_id={full[-2].id}", headers=account.headers)
+    assert "event: done" in by_query.text
+    assert "event: usage" not in by_query.text
+
+
+async def test_client_that_disconnects_midway_resumes_exactly(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    first = await collect(slow_client, url, account.headers, stop_after=5)
+    rest = await collect(
+        slow_client, url, account.headers, last_event_id=first[-1].id, stop_after=5
+    )
+    assert [e.data["index"] for e in first + rest] == list(range(10))
+    await slow_client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
+
+
+async def test_stream_after_retention_replays_the_stored_answer(
+    fast_client: httpx.AsyncClient, redis_prefix: str
+) -> None:
+    import redis.asyncio as redis
+
+    from tests.conftest import REDIS_URL
+
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    live = await collect(fast_client, url, account.headers)
+    connection = redis.Redis.from_url(REDIS_URL)
+    await connection.delete(f"{redis_prefix}gen:{generation['id']}")
+    await connection.aclose()
+
+    replay = await collect(fast_client, url, account.headers)
+    assert [e.event for e in replay] == ["delta", "usage", "done"]
+    assert text_of(replay) == text_of(live)
+    assert replay[-1].data == live[-1].data
+    assert replay[-2].data == live[-2].data
+    tail = await collect(fast_client, url, account.headers, last_event_id=replay[0].id)
+    assert tail == replay[1:]
+
+
+async def test_idempotency_key_returns_the_same_generation(
+    fast_client: httpx.AsyncClient,
+) -> None:
+    account = await register(fast_client)
+    chat = await create_chat(fast_client, account)
+    await post_message(fast_client, account, chat["id"], "once please")
+    headers = {**account.headers, "Idempotency-Key": "retry-me-123"}
+    url = f"/api/chats/{chat['id']}/generations"
+    first = await fast_client.post(url, headers=headers)
+    second = await fast_client.post(url, headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    await collect(fast_client, f"/api/generations/{first.json()['id']}/stream", account.headers)
+    third = await fast_client.post(url, headers=headers)
+    assert third.json()["id"] == first.json()["id"]
+    assert third.json()["status"] == "succeeded"
+    messages = (
+        await fast_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
+    ).json()["items"]
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+
+
+async def test_a_second_generation_while_one_runs_is_conflict(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    again = await slow_client.post(
+        f"/api/chats/{generation['chat_id']}/generations", headers=account.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "generation_in_progress"
+    await slow_client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
+
+
+async def test_generation_needs_a_user_message(fast_client: httpx.AsyncClient) -> None:
+    account = await register(fast_client)
+    chat = await create_chat(fast_client, account)
+    response = await fast_client.post(
+        f"/api/chats/{chat['id']}/generations", headers=account.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_user_message"
+
+
+async def test_regenerate_answers_the_last_user_message_again(
+    fast_client: httpx.AsyncClient,
+) -> None:
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    await collect(fast_client, url, account.headers)
+    again = await fast_client.post(
+        f"/api/chats/{generation['chat_id']}/generations", headers=account.headers
+    )
+    assert again.status_code == 202
+    await collect(fast_client, f"/api/generations/{again.json()['id']}/stream", account.headers)
+    messages = (
+        await fast_client.get(
+            f"/api/chats/{generation['chat_id']}/messages", headers=account.headers
+        )
+    ).json()["items"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
+
+
+@pytest.mark.parametrize("method", ["GET", "STREAM", "CANCEL"])
+async def test_another_user_cannot_touch_your_generation(
+    fast_client: httpx.AsyncClient, method: str
+) -> None:
+    owner = await register(fast_client)
+    intruder = await register(fast_client)
+    generation = await start_generation(fast_client, owner)
+    base = f"/api/generations/{generation['id']}"
+    if method == "GET":
+        response = await fast_client.get(base, headers=intruder.headers)
+    elif method == "STREAM":
+        response = await fast_client.get(f"{base}/stream", headers=intruder.headers)
+    else:
+        response = await fast_client.post(f"{base}/cancel", headers=intruder.headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "generation_not_found"
+    received = await collect(fast_client, f"{base}/stream", owner.headers)
+    assert received[-1].data == {"status": "succeeded"}
+    start_other = await fast_client.post(
+        f"/api/chats/{generation['chat_id']}/generations", headers=intruder.headers
+    )
+    assert start_other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "last_event_id", ["abc", "1-2-3", "-1", "1700000000000", "1-x", "9" * 30 + "-0"]
+)
+async def test_bad_last_event_id_is_400(fast_client: httpx.AsyncClient, last_event_id: str) -> None:
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    response = await fast_client.get(
+        f"/api/generations/{generation['id']}/stream",
+        headers={**account.headers, "Last-Event-ID": last_event_id},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "Last-Event-ID"
+
+
+async def test_bad_generation_ids(fast_client: httpx.AsyncClient) -> None:
+    account = await register(fast_client)
+    for path in ("/api/generations/nope", "/api/generations/nope/stream"):
+        response = await fast_client.get(path, headers=account.headers)
+        assert response.status_code == 422
+        assert response.json()["error"]["field"] == "generation_id"
+    missing = await fast_client.get(
+        "/api/generations/00000000-0000-0000-0000-000000000000", headers=account.headers
+    )
+    assert missing.status_code == 404
