@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from minichat import __version__
 from minichat.errors import ConfigError
+from minichat.logs import configure_logging
+from minichat.settings import get_settings
 from minichat_cli.commands import api, inference, migrate, model
 
 COMMANDS = (api, inference, migrate, model)
@@ -29,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        configure_logging(get_settings().log_level)
         result: int = args.handler(args)
     except ConfigError as exc:
         print(f"minichat {args.command}: configuration error: {exc.message}", file=sys.stderr)
