@@ -34,6 +34,7 @@ _STATUS: dict[type[MiniChatError], tuple[int, str]] = {
     Unavailable: (503, "server_error"),
     ConfigError: (500, "server_error"),
 }
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 _HTTP_TYPES = {404: "not_found_error", 405: "invalid_request_error"}
 
 
@@ -83,7 +84,7 @@ def invalid_input_of(exc: ValidationError) -> InvalidInput:
     first = errors[0]
     if first["type"] == "json_invalid":
         return InvalidInput("the request body is not valid JSON", code="invalid_json")
-    location = [str(part) for part in first["loc"]]
+    location = [str(part) for part in first["loc"] if not _is_union_tag(part)]
     param = ".".join(location) or None
     if first["type"] == "model_type" and not location:
         return InvalidInput("the request body must be a JSON object", code="invalid_json")
@@ -91,6 +92,12 @@ def invalid_input_of(exc: ValidationError) -> InvalidInput:
     message = f"{param}: {reason}" if param else reason
     code = "missing_required_parameter" if first["type"] == "missing" else "invalid_value"
     return InvalidInput(message, field=param, code=code)
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic names the union member that failed (`content.str`, `max_tokens.int`); clients
+    # want the parameter.
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part or "-" in part)
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -208,4 +208,9 @@ class EmbeddedBackend:
                     finish_reason = "length"
         finally:
             completion.close()
-        push(Finish("length" if finish_reason == "length" else "stop", len(tokens), decoded))
+        if finish_reason == "length":
+            # llama-cpp-python samples one token past the limit before it notices; that one
+            # was computed (decoded_tokens counts it) but is not part of the answer.
+            push(Finish("length", len(tokens), min(decoded, job.max_tokens or room)))
+        else:
+            push(Finish("stop", len(tokens), decoded))
