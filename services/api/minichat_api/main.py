@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
-from minichat_api.middleware import BodySizeLimit
+from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.routes import auth, chats, generations, health
 from minichat_api.state import AppState
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.minichat = state
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.web_origin.split(",") if o.strip()],

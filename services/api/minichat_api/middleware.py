@@ -1,11 +1,14 @@
-"""ASGI middleware of the api: the request body size limit."""
+"""ASGI middleware of the api: the request body size limit and request latency metrics."""
 
 from __future__ import annotations
+
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minichat_api.errors import error_response
+from minichat_api.metrics import REQUEST_LATENCY
 
 
 class BodySizeLimit:
@@ -42,3 +45,28 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "payload_too_large", self._message())
         await response(scope, receive, send)
+
+
+class RequestMetrics:
+    """Observes the time to the start of each response, labelled by route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                REQUEST_LATENCY.labels(
+                    method=scope["method"],
+                    route=getattr(route, "path", "unmatched"),
+                    status=str(message["status"]),
+                ).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)

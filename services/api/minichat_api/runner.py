@@ -54,7 +54,7 @@ class GenerationRunner:
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self._streams.heartbeat(self.runner_id, self._settings.runner_heartbeat_ttl_ms)
+        # Nothing here waits for Redis: the api starts (and reports not ready) while it is down.
         self._background = [
             asyncio.create_task(self._forever(self._heartbeat, "heartbeat")),
             asyncio.create_task(self._forever(self._watch_cancels, "cancel watcher")),
@@ -63,16 +63,12 @@ class GenerationRunner:
 
     async def stop(self) -> None:
         """Stop without finishing anything: running generations are left for adoption."""
-        for task in self._background:
-            task.cancel()
         for job in self._jobs.values():
             job.stop(StopReason.RELINQUISHED)
-        for task in list(self._tasks.values()):
-            task.cancel()
-        await asyncio.gather(*self._background, *self._tasks.values(), return_exceptions=True)
+        await cancel_and_wait([*self._background, *self._tasks.values()])
         with contextlib.suppress(Exception):
             # Expire our heartbeat at once, so peers adopt our generations without waiting.
-            await self._streams.heartbeat(self.runner_id, 1)
+            await asyncio.wait_for(self._streams.heartbeat(self.runner_id, 1), timeout=1)
 
     def submit(self, generation_id: uuid.UUID, *, adopted: bool = False) -> None:
         if generation_id in self._tasks:
@@ -174,7 +170,7 @@ class GenerationRunner:
         )
 
     async def _forever(self, step: Callable[[], Awaitable[None]], name: str) -> None:
-        while True:
+        while not _cancelling():
             try:
                 await step()
             except asyncio.CancelledError:
@@ -259,3 +255,17 @@ class GenerationRunner:
                     resume.completion_tokens,
                 ),
             )
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel until each task has ended: redis-py can swallow a cancel in flight."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.5)

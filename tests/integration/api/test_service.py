@@ -13,13 +13,16 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
 
 
 async def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     broken = settings.model_copy(
-        update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:1/nothing"}
+        update={
+            "database_url": "postgresql+psycopg://postgres@127.0.0.1:1/nothing",
+            "redis_url": "redis://127.0.0.1:1/0",
+        }
     )
     app = create_app(broken)
     async with (
@@ -31,7 +34,10 @@ async def test_readyz_reports_an_unreachable_database(settings: Settings) -> Non
         ready = await http.get("/readyz")
         assert (await http.get("/healthz")).status_code == 200
     assert ready.status_code == 503
-    assert ready.json() == {"status": "not_ready", "checks": {"database": "unreachable"}}
+    assert ready.json() == {
+        "status": "not_ready",
+        "checks": {"database": "unreachable", "redis": "unreachable"},
+    }
 
 
 async def test_cors_allows_the_web_origin_only(client: httpx.AsyncClient) -> None:
@@ -64,3 +70,14 @@ async def test_openapi_document_lists_the_routes(client: httpx.AsyncClient) -> N
         "/api/chats/{chat_id}/messages",
     ):
         assert path in paths
+
+
+async def test_metrics_are_exposed_for_prometheus(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    body = response.text
+    assert 'minichat_http_request_duration_seconds_count{method="GET",route="/healthz"' in body
+    assert "minichat_generations_total" in body
+    assert "minichat_time_to_first_token_seconds" in body

@@ -1,11 +1,12 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and the Prometheus scrape endpoint."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from minichat_api.deps import StateDep
@@ -29,8 +30,19 @@ async def readyz(state: StateDep) -> JSONResponse:
     except Exception as exc:  # any failure means "not ready", and the probe must still answer
         logger.warning("readiness: database unreachable: %s", exc)
         checks["database"] = "unreachable"
+    try:
+        await state.streams.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        logger.warning("readiness: redis unreachable: %s", exc)
+        checks["redis"] = "unreachable"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

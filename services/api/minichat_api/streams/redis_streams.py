@@ -29,7 +29,9 @@ class RedisGenerationStreams:
     def from_url(
         cls, url: str, *, prefix: str, retention_seconds: int, max_events: int
     ) -> RedisGenerationStreams:
-        redis = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        redis = Redis.from_url(
+            url, decode_responses=True, health_check_interval=30, socket_connect_timeout=2
+        )
         return cls(redis, prefix=prefix, retention_seconds=retention_seconds, max_events=max_events)
 
     def stream_key(self, generation_id: uuid.UUID) -> str:

@@ -1,0 +1,276 @@
+"""Streaming through the api vs. straight from the inference plane, on the scripted backend.
+
+Prints, in one run: time to first token (p50/p99) at 1, 50 and 200 concurrent streams, directly
+from `minichat inference` and through `minichat api` (create generation + SSE), the added
+latency; then the most concurrent streams one api process sustains with delta lag p99 <= 50 ms,
+and delta events per second per api core.
+
+    .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 250,500,1000,2000]
+
+Needs PostgreSQL, Redis (the test servers) and starts its own inference and api processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import mkdtemp
+
+import httpx
+import psycopg
+from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minichat.db import migrate
+from tests.processes import Service, serve
+
+ADMIN_URL = os.environ.get(
+    "MINICHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("MINICHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TOKENS = 64
+INTERVAL_MS = 20.0
+LAG_TARGET_MS = 50.0
+
+
+@dataclass
+class StreamResult:
+    ttft_ms: float
+    lags_ms: list[float] = field(default_factory=list)
+    events: int = 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def lags(arrivals: list[tuple[float, int]]) -> list[float]:
+    """How late each delta arrived, against the model's fixed pace from the first token."""
+    if not arrivals:
+        return []
+    first, _ = arrivals[0]
+    return [
+        max(0.0, (t - first) * 1000 - tokens_before * INTERVAL_MS) for t, tokens_before in arrivals
+    ]
+
+
+async def direct_stream(client: httpx.AsyncClient) -> StreamResult:
+    body = {
+        "model": "minichat-scripted",
+        "messages": [{"role": "user", "content": "benchmark"}],
+        "stream": True,
+    }
+    start = time.perf_counter()
+    arrivals: list[tuple[float, int]] = []
+    words = 0
+    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:") or line.endswith("[DONE]"):
+                continue
+            chunk = json.loads(line[5:])
+            text = "".join((c.get("delta") or {}).get("content") or "" for c in chunk["choices"])
+            if text:
+                arrivals.append((time.perf_counter(), words))
+                words += len(text.split())
+    return StreamResult((arrivals[0][0] - start) * 1000, lags(arrivals), len(arrivals))
+
+
+async def api_stream(
+    client: httpx.AsyncClient, headers: dict[str, str], chat_id: str
+) -> StreamResult:
+    start = time.perf_counter()
+    created = await client.post(f"/api/chats/{chat_id}/generations", headers=headers)
+    created.raise_for_status()
+    generation_id = created.json()["id"]
+    arrivals: list[tuple[float, int]] = []
+    words = 0
+    event = ""
+    async with client.stream(
+        "GET", f"/api/generations/{generation_id}/stream", headers=headers
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "delta":
+                text = json.loads(line[5:])["text"]
+                arrivals.append((time.perf_counter(), words))
+                words += len(text.split())
+            elif line.startswith("data:") and event == "done":
+                break
+    if not arrivals:
+        raise RuntimeError(f"generation {generation_id} streamed no text")
+    return StreamResult((arrivals[0][0] - start) * 1000, lags(arrivals), len(arrivals))
+
+
+async def prepare_chats(
+    client: httpx.AsyncClient, headers: dict[str, str], count: int
+) -> list[str]:
+    async def one() -> str:
+        chat = (await client.post("/api/chats", json={}, headers=headers)).json()
+        await client.post(
+            f"/api/chats/{chat['id']}/messages", json={"content": "benchmark"}, headers=headers
+        )
+        return str(chat["id"])
+
+    chats: list[str] = []
+    for offset in range(0, count, 100):
+        chats += await asyncio.gather(*(one() for _ in range(min(100, count - offset))))
+    return chats
+
+
+def row(*cells: object) -> str:
+    return " ".join(f"{c:>10.2f}" if isinstance(c, float) else f"{c!s:>10}" for c in cells)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(levels: list[int], capacity: list[int], inference: Service, api: Service) -> None:
+    limits = httpx.Limits(max_connections=10_000, max_keepalive_connections=10_000)
+    timeout = httpx.Timeout(120)
+    async with (
+        httpx.AsyncClient(base_url=inference.url, limits=limits, timeout=timeout) as direct,
+        httpx.AsyncClient(base_url=api.url, limits=limits, timeout=timeout) as through,
+    ):
+        registered = (
+            await through.post(
+                "/api/auth/register",
+                json={
+                    "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                    "password": "benchmark-pass",
+                },
+            )
+        ).json()
+        headers = {"Authorization": f"Bearer {registered['access_token']}"}
+        await asyncio.gather(*(direct_stream(direct) for _ in range(5)))  # warm up
+        print(f"time to first token, ms ({TOKENS} tokens {INTERVAL_MS:g} ms apart)")
+        print(row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99"))
+        for level in levels:
+            chats = await prepare_chats(through, headers, level)
+            direct_results = await asyncio.gather(*(direct_stream(direct) for _ in range(level)))
+            api_results = await asyncio.gather(*(api_stream(through, headers, c) for c in chats))
+            d = [r.ttft_ms for r in direct_results]
+            a = [r.ttft_ms for r in api_results]
+            d50, d99, a50, a99 = (percentile(x, q) for x in (d, a) for q in (50, 99))
+            print(row(level, d50, d99, a50, a99, a50 - d50, a99 - d99))
+        print(f"\nconcurrent streams through one api process (lag p99 <= {LAG_TARGET_MS:g} ms)")
+        print(row("streams", "lag p50", "lag p99", "ttft p99", "events/s", "api cpu", "ev/s/core"))
+        sustained = 0
+        for level in capacity:
+            chats = await prepare_chats(through, headers, level)
+            cpu_before, wall_before = cpu_seconds(api.process.pid), time.perf_counter()
+            results = await asyncio.gather(
+                *(api_stream(through, headers, c) for c in chats), return_exceptions=True
+            )
+            wall = time.perf_counter() - wall_before
+            cpu = cpu_seconds(api.process.pid) - cpu_before
+            ok = [r for r in results if isinstance(r, StreamResult)]
+            failed = len(results) - len(ok)
+            all_lags = [lag for r in ok for lag in r.lags_ms]
+            events = sum(r.events for r in ok)
+            p99 = percentile(all_lags, 99)
+            ttft99 = percentile([r.ttft_ms for r in ok], 99)
+            per_core = events / cpu if cpu else 0.0
+            line = row(
+                level, percentile(all_lags, 50), p99, ttft99, events / wall, cpu / wall, per_core
+            )
+            print(line + (f"  ({failed} failed)" if failed else ""))
+            if failed or p99 > LAG_TARGET_MS:
+                break
+            sustained = level
+        print(
+            f"\nmost concurrent streams sustained with lag p99 <= {LAG_TARGET_MS:g} ms: {sustained}"
+        )
+
+
+@dataclass
+class Database:
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+
+
+@contextmanager
+def scratch_database() -> Iterator[Database]:
+    database = Database(f"minichat_bench_{uuid.uuid4().hex[:8]}")
+    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
+    try:
+        migrate.upgrade(database.url, report=lambda _line: None)
+        yield database
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(database.name)
+                )
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--levels", default="1,50,200")
+    parser.add_argument("--capacity", default="250,500,1000,2000")
+    args = parser.parse_args()
+    logs = Path(mkdtemp(prefix="minichat-bench-"))
+    with ExitStack() as stack:
+        database = stack.enter_context(scratch_database())
+        inference = stack.enter_context(
+            serve(
+                ["inference"],
+                {
+                    "INFERENCE_BACKEND": "scripted",
+                    "INFERENCE_SCRIPTED_TOKENS": str(TOKENS),
+                    "INFERENCE_SCRIPTED_INTERVAL_MS": str(INTERVAL_MS),
+                    "INFERENCE_MAX_CONCURRENCY": "10000",
+                    "INFERENCE_MAX_QUEUE": "10000",
+                    "LOG_LEVEL": "WARNING",
+                },
+                logs,
+            )
+        )
+        api = stack.enter_context(
+            serve(
+                ["api"],
+                {
+                    "DATABASE_URL": database.url,
+                    "REDIS_URL": REDIS_URL,
+                    "REDIS_KEY_PREFIX": f"minichat-bench-{uuid.uuid4().hex[:8]}:",
+                    "INFERENCE_URL": inference.url,
+                    "JWT_SECRET": "bench-" + "x" * 60,
+                    "GENERATION_CONCURRENCY": "10000",
+                    "LOG_LEVEL": "WARNING",
+                },
+                logs,
+            )
+        )
+        asyncio.run(
+            run(
+                [int(x) for x in args.levels.split(",")],
+                [int(x) for x in args.capacity.split(",")],
+                inference,
+                api,
+            )
+        )
+    print(f"(process logs in {logs})")
+
+
+if __name__ == "__main__":
+    main()
