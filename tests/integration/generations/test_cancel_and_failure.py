@@ -110,13 +110,13 @@ async def test_unreachable_inference_fails_cleanly(client_settings_unreachable: 
             client, f"/api/generations/{generation['id']}/stream", account.headers
         )
         assert [e.event for e in received] == ["error", "usage", "done"]
-        assert received[0].data["code"] == "inference_unavailable"
+        assert received[0].data["code"] == "inference_unreachable"
         assert received[-1].data == {"status": "failed"}
         stored = (
             await client.get(f"/api/generations/{generation['id']}", headers=account.headers)
         ).json()
         assert stored["status"] == "failed"
-        assert stored["error"]["code"] == "inference_unavailable"
+        assert stored["error"]["code"] == "inference_unreachable"
 
 
 async def test_inference_killed_mid_stream_keeps_the_partial_text(
@@ -140,7 +140,10 @@ async def test_inference_killed_mid_stream_keeps_the_partial_text(
             assert received[-1].data == {"status": "failed"}
             errors = [e for e in received if e.event == "error"]
             assert len(errors) == 1
-            assert errors[0].data["code"] in {"inference_disconnected", "inference_unavailable"}
+            assert errors[0].data["code"] in {
+                "inference_disconnected",
+                "inference_stream_truncated",
+            }
             messages = await _messages(client, account.headers, generation["chat_id"])
             assert messages[-1]["status"] == "incomplete"
             assert messages[-1]["content"] == text_of(received)
