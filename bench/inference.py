@@ -26,7 +26,7 @@ import httpx
 
 from minichat.contracts.inference import ChatMessage
 from minichat_inference.backends import few_shot
-from minichat_inference.backends.embedded import load_llama
+from minichat_inference.backends.embedded import default_threads, load_llama
 from minichat_inference.model_store import default_cache_dir, ensure_model
 
 WARM_UP = "What is the boiling point of milk?"
@@ -166,7 +166,7 @@ def total(runs: list[Run]) -> tuple[float, float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=default_threads())
     args = parser.parse_args()
 
     cache_dir = default_cache_dir(os.environ.get("MODEL_CACHE_DIR"))

@@ -35,6 +35,9 @@ class Generations:
         self.metrics = metrics
 
     def check(self, request: ChatCompletionRequest) -> None:
+        # A backend that does not know its model yet (an upstream still down) checks it later.
+        if not self.backend.ready:
+            return
         if request.model is not None and request.model != self.backend.model_id:
             raise InvalidInput(
                 f"the model {request.model!r} does not exist; this server serves "
@@ -116,14 +119,19 @@ async def sse(
         )
         return _data(body.model_dump_json(exclude_none=True))
 
+    # The per-token chunk is the hot path: its fixed part is rendered once, by the same model
+    # that renders the others, and only the text is encoded per token.
+    head, _, tail = chunk([ChunkChoice(delta=Delta(content="\0"))]).partition(b'"\\u0000"')
     role_sent = False
     event = first
     try:
         while True:
             if isinstance(event, Piece):
-                if event.text:
-                    delta = Delta(content=event.text, role=None if role_sent else "assistant")
+                if event.text and role_sent:
+                    yield head + _json(event.text).encode() + tail
+                elif event.text:
                     role_sent = True
+                    delta = Delta(content=event.text, role="assistant")
                     yield chunk([ChunkChoice(delta=delta)])
             else:
                 delta = Delta(role=None if role_sent else "assistant", content=None)

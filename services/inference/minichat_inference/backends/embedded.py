@@ -40,6 +40,11 @@ class _Job:
     strip_leading_space: bool
 
 
+def default_threads() -> int:
+    """The CPUs this process may run on (a container's cpuset, not the host's count)."""
+    return len(os.sched_getaffinity(0)) or 1
+
+
 def load_llama(path: Path, threads: int | None, context_tokens: int = CONTEXT_TOKENS) -> Any:
     """A llama-cpp-python `Llama` for the file (also used by the benchmark, for a fair compare)."""
     from llama_cpp import Llama
@@ -47,7 +52,7 @@ def load_llama(path: Path, threads: int | None, context_tokens: int = CONTEXT_TO
     return Llama(
         model_path=str(path),
         n_ctx=context_tokens,
-        n_threads=threads or os.cpu_count() or 1,
+        n_threads=threads or default_threads(),
         verbose=False,
     )
 

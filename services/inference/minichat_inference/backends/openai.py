@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from minichat.contracts.inference import ChatCompletionRequest
-from minichat.errors import Unavailable
+from minichat.errors import InvalidInput, Unavailable
 from minichat.inference_client import ContentDelta, InferenceClient, StreamEnd
 from minichat_inference.backends.base import Event, Finish, Piece
 
@@ -60,6 +60,12 @@ class OpenAIBackend:
         self, request: ChatCompletionRequest, max_tokens: int | None
     ) -> AsyncGenerator[Event, None]:
         model = await self._discover_model()
+        if request.model is not None and request.model != model:
+            raise InvalidInput(
+                f"the model {request.model!r} does not exist; this server serves {model!r}",
+                field="model",
+                code="model_not_found",
+            )
         upstream = request.model_copy(
             update={
                 "model": model,
