@@ -7,7 +7,13 @@ import pytest
 
 from minichat.contracts.inference import ChatCompletionRequest
 from minichat.errors import InvalidInput, RateLimited, Unavailable
-from minichat.inference_client import _data_of, _status_error, api_base, request_body
+from minichat.inference_client import (
+    _data_of,
+    _parse_chunk,
+    _status_error,
+    api_base,
+    request_body,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,3 +83,13 @@ def test_error_mapping() -> None:
     broken = _status_error(502, httpx.Headers(), b"<html>bad gateway</html>")
     assert isinstance(broken, Unavailable)
     assert "bad gateway" in broken.message
+
+
+def test_mid_stream_error_and_garbage_are_unavailable() -> None:
+    with pytest.raises(Unavailable) as failed:
+        _parse_chunk('{"error": {"message": "out of memory", "type": "server_error"}}')
+    assert "out of memory" in failed.value.message
+    with pytest.raises(Unavailable) as garbage:
+        _parse_chunk("<html>")
+    assert garbage.value.code == "inference_bad_response"
+    assert _parse_chunk('{"choices": []}') == {"choices": []}
