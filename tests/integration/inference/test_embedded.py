@@ -119,8 +119,10 @@ async def test_disconnect_stops_decoding(embedded_backend: EmbeddedBackend) -> N
                     break
         await wait_until(lambda: state.admission.active == 0)
         decoded = embedded_backend.decoded_tokens - before
-        # The slot is only released once the decode thread has stopped, so this is final.
-        assert decoded < 400
+        # Two chunks read, then gone: a handful of tokens were decoded (4 here on 2 cores), far
+        # from the 400 asked for. The slot is only released once the decode thread has stopped,
+        # so the count is final.
+        assert decoded < 50
         assert embedded_backend.decoded_tokens - before == decoded
         # The model is free again at once.
         after = await http.post(
