@@ -84,10 +84,10 @@ def direct(llm: Any, question: str, max_tokens: int) -> Run:
         stopping_criteria=StoppingCriteriaList([count]),
     ):
         text = chunk["choices"][0]["text"]
-        if text:
+        parts.append(text)
+        if text.strip():  # the first visible text, as the service (which trims) shows it
             last = time.perf_counter()
             first = first or last
-            parts.append(text)
     return Run((first - started) * 1000, min(decoded, max_tokens), last - first, "".join(parts))
 
 
@@ -112,11 +112,11 @@ def through_service(http: httpx.Client, url: str, question: str, max_tokens: int
             if chunk.get("usage"):
                 tokens = chunk["usage"]["completion_tokens"]
             for choice in chunk["choices"]:
-                text = choice["delta"].get("content")
-                if text:
+                text = choice["delta"].get("content") or ""
+                parts.append(text)
+                if text.strip():
                     last = time.perf_counter()
                     first = first or last
-                    parts.append(text)
     return Run((first - started) * 1000, tokens, last - first, "".join(parts))
 
 
