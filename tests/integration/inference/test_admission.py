@@ -6,9 +6,10 @@ import asyncio
 
 import httpx
 
+from minichat_inference.main import create_app
 from tests.integration.inference.conftest import (
-    app_client,
     inference_settings,
+    live_server,
     state_of,
     wait_until,
 )
@@ -20,56 +21,63 @@ async def test_beyond_the_queue_requests_get_429_with_retry_after() -> None:
     settings = inference_settings(
         inference_max_concurrency=1,
         inference_max_queue=1,
-        inference_scripted_tokens=1000,
+        inference_scripted_tokens=100_000,
         inference_scripted_interval_ms=5,
     )
-    async with app_client(settings) as (http, app):
-        admission = state_of(app).admission
-
-        async def generate(max_tokens: int) -> httpx.Response:
-            return await http.post(
-                "/v1/chat/completions", json={**REQUEST, "max_tokens": max_tokens}
+    app = create_app(settings)
+    admission = state_of(app).admission
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        # One generating (held open until we let go), one queued behind it: the server is full.
+        async with http.stream("POST", "/v1/chat/completions", json=REQUEST) as running:
+            lines = running.aiter_lines()
+            await anext(lines)
+            queued = asyncio.create_task(
+                http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
             )
+            await wait_until(lambda: admission.waiting == 1)
 
-        # One generating (long), one queued behind it: the server is full.
-        running = asyncio.create_task(generate(200))
-        await wait_until(lambda: admission.active == 1)
-        queued = asyncio.create_task(generate(2))
-        await wait_until(lambda: admission.waiting == 1)
+            refused = await http.post("/v1/chat/completions", json=REQUEST)
+            metrics = (await http.get("/metrics")).text
 
-        refused = await generate(2)
-        metrics = (await http.get("/metrics")).text
-
-        assert refused.status_code == 429
-        assert int(refused.headers["Retry-After"]) >= 1
-        error = refused.json()["error"]
-        assert error["type"] == "rate_limit_error"
-        assert error["code"] == "rate_limited"
-        assert "minichat_inference_rejected_requests_total 1.0" in metrics
-        assert "minichat_inference_queue_depth 1.0" in metrics
-        assert "minichat_inference_active_generations 1.0" in metrics
+            assert refused.status_code == 429
+            assert int(refused.headers["Retry-After"]) >= 1
+            error = refused.json()["error"]
+            assert error["type"] == "rate_limit_error"
+            assert error["code"] == "rate_limited"
+            assert "minichat_inference_rejected_requests_total 1.0" in metrics
+            assert "minichat_inference_queue_depth 1.0" in metrics
+            assert "minichat_inference_active_generations 1.0" in metrics
+            await running.aclose()
 
         # The queued request is served once the slot frees, and then there is room again.
-        assert (await running).status_code == 200
         assert (await queued).status_code == 200
-        assert (await generate(2)).status_code == 200
-        assert admission.active == admission.waiting == 0
+        again = await http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
+        assert again.status_code == 200
+        await wait_until(lambda: admission.active == admission.waiting == 0)
 
 
 async def test_no_queue_means_refusing_as_soon_as_all_slots_are_busy() -> None:
     settings = inference_settings(
         inference_max_concurrency=2,
         inference_max_queue=0,
-        inference_scripted_tokens=1000,
+        inference_scripted_tokens=100_000,
         inference_scripted_interval_ms=5,
     )
-    async with app_client(settings) as (http, app):
-        admission = state_of(app).admission
-        body = {**REQUEST, "max_tokens": 100}
-        first = asyncio.create_task(http.post("/v1/chat/completions", json=body))
-        second = asyncio.create_task(http.post("/v1/chat/completions", json=body))
-        await wait_until(lambda: admission.active == 2)
-        refused = await http.post("/v1/chat/completions", json=body)
+    app = create_app(settings)
+    admission = state_of(app).admission
+    async with (
+        live_server(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+        http.stream("POST", "/v1/chat/completions", json=REQUEST) as first,
+        http.stream("POST", "/v1/chat/completions", json=REQUEST) as second,
+    ):
+        assert first.status_code == second.status_code == 200
+        assert admission.active == 2
+        refused = await http.post("/v1/chat/completions", json=REQUEST)
         assert refused.status_code == 429
         assert "Retry-After" in refused.headers
-        assert (await first).status_code == (await second).status_code == 200
+        await first.aclose()
+        await second.aclose()
+        await wait_until(lambda: admission.active == 0)
+        short = await http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
+        assert short.status_code == 200
