@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -26,6 +27,8 @@ from minichat_inference.admission import Admission
 from minichat_inference.backends import Backend, Event, Finish, Piece
 from minichat_inference.errors import error_body, status_and_type
 from minichat_inference.metrics import Metrics
+
+logger = logging.getLogger(__name__)
 
 
 class Generations:
@@ -66,7 +69,7 @@ class Generations:
                         outcome = event.reason
                         self._record_finish(event, first_at)
                     yield event
-            except MiniChatError:
+            except Exception:
                 outcome = "error"
                 raise
             finally:
@@ -144,6 +147,9 @@ async def sse(
     except MiniChatError as exc:
         _status, type_ = status_and_type(exc)
         yield _data(_json(error_body(exc.message, type_, exc.field, exc.code)))
+    except Exception:
+        logger.exception("generation failed mid-stream")
+        yield _data(_json(error_body("the generation failed", "server_error", None, None)))
     finally:
         with anyio.CancelScope(shield=True):
             await _aclose(events)

@@ -9,6 +9,7 @@ every token, so an abandoned request stops within one token.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable
@@ -20,10 +21,12 @@ from typing import Any
 import anyio
 
 from minichat.contracts.inference import ChatCompletionRequest
-from minichat.errors import InvalidInput, Unavailable
+from minichat.errors import InvalidInput, MiniChatError, Unavailable
 from minichat_inference.backends import few_shot
 from minichat_inference.backends.base import Event, Finish, Piece
 from minichat_inference.model_store import MODEL_ID, ProgressBar, ensure_model
+
+logger = logging.getLogger(__name__)
 
 CONTEXT_TOKENS = 8192
 _MAX_STOP_SEQUENCES = 12
@@ -156,8 +159,11 @@ class EmbeddedBackend:
     ) -> None:
         try:
             self._decode(job, stop, push)
-        except BaseException as exc:  # everything must reach the waiting request, not the pool
+        except MiniChatError as exc:
             push(exc)
+        except Exception as exc:  # everything must reach the waiting request, not the pool
+            logger.exception("the embedded model failed")
+            push(Unavailable(f"the model failed: {exc}", code="model_error"))
 
     def _decode(
         self, job: _Job, stop: threading.Event, push: Callable[[Event | BaseException], None]
