@@ -69,3 +69,22 @@ async def test_disconnect_while_queued_leaves_the_queue() -> None:
             assert state.admission.active == 1
             await first.aclose()
         await wait_until(lambda: state.admission.active == 0)
+
+
+async def test_disconnect_during_a_non_streaming_request_stops_it() -> None:
+    app = create_app(
+        inference_settings(inference_scripted_tokens=TOTAL, inference_scripted_interval_ms=2)
+    )
+    state = state_of(app)
+    body = {"messages": [{"role": "user", "content": "Hi"}]}
+    async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        waiting = asyncio.create_task(http.post("/v1/chat/completions", json=body))
+        await wait_until(lambda: state.backend.decoded_tokens >= 5)
+        waiting.cancel()  # the client gives up on the whole answer
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await wait_until(lambda: state.admission.active == 0)
+        decoded = state.backend.decoded_tokens
+        assert decoded < TOTAL
+        await asyncio.sleep(0.05)  # a few more scripted intervals: nothing is decoded
+        assert state.backend.decoded_tokens == decoded
