@@ -6,7 +6,7 @@ transport or upstream failure into a MiniChat error.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -99,11 +99,13 @@ class InferenceClient:
             raise _status_error(response.status_code, response.headers, response.content)
         return ModelList.model_validate(response.json())
 
-    async def complete(self, request: ChatCompletionRequest) -> ChatCompletion:
-        """A non-streaming completion."""
+    async def complete(
+        self, request: ChatCompletionRequest, *, headers: Mapping[str, str] | None = None
+    ) -> ChatCompletion:
+        """A non-streaming completion. `headers` go with the request (e.g. `traceparent`)."""
         try:
             response = await self._http.post(
-                "/chat/completions", json=request_body(request, stream=False)
+                "/chat/completions", json=request_body(request, stream=False), headers=headers
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from exc
@@ -112,7 +114,7 @@ class InferenceClient:
         return ChatCompletion.model_validate(response.json())
 
     async def stream_chat(
-        self, request: ChatCompletionRequest
+        self, request: ChatCompletionRequest, *, headers: Mapping[str, str] | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
         """Yield `ContentDelta`s, then one `StreamEnd`. Closing the iterator early (or cancelling
         the task) closes the connection, which is how the server learns to stop generating."""
@@ -120,7 +122,9 @@ class InferenceClient:
         finish_reason: str | None = None
         usage: Usage | None = None
         try:
-            async with self._http.stream("POST", "/chat/completions", json=body) as response:
+            async with self._http.stream(
+                "POST", "/chat/completions", json=body, headers=headers
+            ) as response:
                 if response.status_code >= 400:
                     content = await response.aread()
                     raise _status_error(response.status_code, response.headers, content)
