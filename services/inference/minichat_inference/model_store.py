@@ -37,6 +37,17 @@ def _package() -> Any:
     return package
 
 
+def require_installed() -> None:
+    """Fail now, naming the fix, if the model package or llama-cpp-python is missing."""
+    _package()
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "the embedded backend needs llama-cpp-python: pip install 'minichat[model]'"
+        ) from exc
+
+
 def _chunks(package: Any) -> list[Path]:
     chunks = [Path(p) for p in package.chunk_paths()]
     missing = [str(p) for p in chunks if not p.exists()]

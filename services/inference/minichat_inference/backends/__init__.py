@@ -8,7 +8,7 @@ from minichat_inference.backends.base import Backend, Event, Finish, Piece
 from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.backends.openai import OpenAIBackend
 from minichat_inference.backends.scripted import ScriptedBackend
-from minichat_inference.model_store import default_cache_dir
+from minichat_inference.model_store import default_cache_dir, require_installed
 
 __all__ = ["Backend", "Event", "Finish", "Piece", "build_backend"]
 
@@ -32,6 +32,7 @@ def build_backend(settings: Settings) -> Backend:
             connect_timeout_seconds=settings.inference_connect_timeout_seconds,
         )
         return OpenAIBackend(client, settings.inference_model)
+    require_installed()
     return EmbeddedBackend(
         default_cache_dir(settings.model_cache_dir),
         settings.inference_threads,
