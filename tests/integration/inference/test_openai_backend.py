@@ -158,6 +158,16 @@ async def test_chained_through_another_instance_with_api_key_and_cancellation() 
             )
             assert short.json()["choices"][0]["message"]["content"] == "This is a"
             assert short.json()["usage"]["completion_tokens"] == 3
+            # Continuation is passed on to the upstream, which goes on from the given text.
+            resumed = await http.post(
+                "/v1/chat/completions",
+                json={
+                    "messages": [*QUESTION, {"role": "assistant", "content": "This is a"}],
+                    "continue_final_message": True,
+                    "max_tokens": 2,
+                },
+            )
+            assert resumed.json()["choices"][0]["message"]["content"] == " scripted reply"
             received = 0
             body = {"messages": QUESTION, "stream": True}
             async with http.stream("POST", "/v1/chat/completions", json=body) as response:
