@@ -55,6 +55,8 @@ class Generations:
         async with self.admission.slot():
             started = time.perf_counter()
             first_at: float | None = None
+            # Resolved once: this counter moves on every token.
+            generated = self.metrics.generated_tokens.labels(self.backend.name)
             events = self.backend.generate(request, request.token_limit)
             try:
                 async for event in events:
@@ -64,7 +66,7 @@ class Generations:
                             self.metrics.time_to_first_token.labels(self.backend.name).observe(
                                 first_at - started
                             )
-                        self.metrics.generated_tokens.labels(self.backend.name).inc(event.tokens)
+                        generated.inc(event.tokens)
                     else:
                         outcome = event.reason
                         self._record_finish(event, first_at)
