@@ -16,7 +16,7 @@ from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams
 
 # How long one read waits before looking at the database for a generation that ended unseen.
-_IDLE_CHECK_MS = 5000
+_IDLE_CHECK_SECONDS = 5.0
 
 
 async def generation_events(
@@ -46,11 +46,9 @@ async def _live(
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[dict[str, Any]]:
-    while True:
-        events = await streams.read(generation_id, after, block_ms=_IDLE_CHECK_MS)
+    async for events in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
         for event in events:
             yield {"id": event.id, "event": event.event, "data": _json(event.data)}
-            after = event.id
             if event.event == "done":
                 return
         if not events and not await streams.exists(generation_id):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +34,13 @@ class GenerationStreams(Protocol):
         self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500
     ) -> list[StreamEvent]:
         """Events after `after` (all when None), waiting up to `block_ms` for the first one."""
+        ...
+
+    def follow(
+        self, generation_id: uuid.UUID, after: str | None, *, idle_seconds: float
+    ) -> AsyncIterator[list[StreamEvent]]:
+        """Batches of events after `after` as they are appended, forever; an empty batch after
+        `idle_seconds` without any, so the caller can look around."""
         ...
 
     async def exists(self, generation_id: uuid.UUID) -> bool: ...

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 
 from minichat_api.streams.base import StreamEvent
+from minichat_api.streams.hub import StreamHub, new_wake_key
+
+MAX_CONNECTIONS = 256
 
 
 class RedisGenerationStreams:
@@ -24,14 +27,24 @@ class RedisGenerationStreams:
         self._max_events = max_events
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
+        self._hub = StreamHub(redis, new_wake_key(prefix))
 
     @classmethod
     def from_url(
         cls, url: str, *, prefix: str, retention_seconds: int, max_events: int
     ) -> RedisGenerationStreams:
-        redis = Redis.from_url(
-            url, decode_responses=True, health_check_interval=30, socket_connect_timeout=2
+        # Commands wait for a free connection instead of failing when thousands of generations
+        # write at once; the hub's blocking read (1 s) stays well inside the socket timeout.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=30,
+            health_check_interval=30,
+            socket_connect_timeout=2,
+            socket_timeout=10,
         )
+        redis = Redis(connection_pool=pool)
         return cls(redis, prefix=prefix, retention_seconds=retention_seconds, max_events=max_events)
 
     def stream_key(self, generation_id: uuid.UUID) -> str:
@@ -76,6 +89,11 @@ class RedisGenerationStreams:
             for entry_id, fields in entries
         ]
 
+    def follow(
+        self, generation_id: uuid.UUID, after: str | None, *, idle_seconds: float
+    ) -> AsyncIterator[list[StreamEvent]]:
+        return self._hub.follow(self.stream_key(generation_id), after, idle_seconds)
+
     async def exists(self, generation_id: uuid.UUID) -> bool:
         return bool(await self._redis.exists(self.stream_key(generation_id)))
 
@@ -119,6 +137,9 @@ class RedisGenerationStreams:
         await self._redis.ping()
 
     async def close(self) -> None:
+        await self._hub.close()
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._redis.aclose()
+        # The client does not own a pool it was given; close it ourselves.
+        await self._redis.connection_pool.disconnect()
