@@ -15,29 +15,25 @@ async def build_prompt(
     session: AsyncSession, generation: Generation, budget_chars: int
 ) -> list[ChatTurn]:
     """Newest messages first until the budget is spent; the user's message always fits."""
-    user_message = (
-        await session.get(Message, generation.user_message_id)
-        if generation.user_message_id
-        else None
-    )
-    if user_message is None:
+    if generation.user_message_id is None:
         return []
-    history = await session.scalars(
-        select(Message)
-        .where(Message.chat_id == generation.chat_id, Message.seq <= user_message.seq)
+    user_seq = select(Message.seq).where(Message.id == generation.user_message_id).scalar_subquery()
+    history = await session.execute(
+        select(Message.role, Message.content)
+        .where(Message.chat_id == generation.chat_id, Message.seq <= user_seq)
         .order_by(Message.seq.desc())
         .limit(_MAX_HISTORY_MESSAGES)
     )
     turns: list[ChatTurn] = []
     spent = 0
-    for message in history:
-        if not message.content:
+    for role, text in history:
+        if not text:
             continue
-        if turns and spent + len(message.content) > budget_chars:
+        if turns and spent + len(text) > budget_chars:
             break
         # The user's own message is kept even when it alone is over budget: its end matters most.
-        content = message.content if turns else message.content[-budget_chars:]
-        turns.append(ChatTurn(message.role, content))
+        content = text if turns else text[-budget_chars:]
+        turns.append(ChatTurn(role, content))
         spent += len(content)
     turns.reverse()
     return turns

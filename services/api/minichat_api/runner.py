@@ -105,23 +105,24 @@ class GenerationRunner:
     async def _prepare(self, generation_id: uuid.UUID, adopted: bool) -> GenerationJob | None:
         """Claim the generation for streaming and gather what the job needs; None to skip it."""
         async with self._sessions() as session:
-            generation = await session.get(Generation, generation_id)
-            if generation is None or generation.runner_id != self.runner_id:
-                return None
-            if generation.status == GenerationStatus.QUEUED:
-                claimed = await transition(
-                    session,
-                    generation_id,
-                    GenerationStatus.STREAMING,
-                    runner_id=self.runner_id,
-                    started_at=datetime.now(UTC),
-                )
-                await session.commit()
-                if claimed is None:
+            # The common case first: a queued generation of ours starts streaming.
+            generation = await transition(
+                session,
+                generation_id,
+                GenerationStatus.STREAMING,
+                runner_id=self.runner_id,
+                started_at=datetime.now(UTC),
+            )
+            await session.commit()
+            if generation is None:
+                # Adopted mid-stream, or no longer ours to run.
+                generation = await session.get(Generation, generation_id)
+                if (
+                    generation is None
+                    or generation.runner_id != self.runner_id
+                    or generation.status != GenerationStatus.STREAMING
+                ):
                     return None
-                generation = claimed
-            elif generation.status != GenerationStatus.STREAMING:
-                return None
             prompt = await build_prompt(
                 session, generation, self._settings.generation_context_chars
             )

@@ -1,10 +1,14 @@
-"""The SSE feed of one generation: its Redis stream from an event id, or its stored result."""
+"""The SSE feed of one generation: its Redis stream from an event id, or its stored result.
+
+Frames are written as bytes straight from the stored JSON: one send per batch of entries,
+no decoding and re-encoding per client.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,29 +17,35 @@ from minichat.db.models import Generation, Message
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.final_events import final_events
-from minichat_api.streams import GenerationStreams
+from minichat_api.streams import GenerationStreams, StreamEvent
 
-# How long one read waits before looking at the database for a generation that ended unseen.
+# How long the feed waits quietly before checking the stream still exists (and pinging).
 _IDLE_CHECK_SECONDS = 5.0
+_PING = b": ping\n\n"
+
+
+def frame(events: Iterable[StreamEvent]) -> bytes:
+    return "".join(f"id: {e.id}\nevent: {e.event}\ndata: {e.raw}\n\n" for e in events).encode()
 
 
 async def generation_events(
     generation_id: uuid.UUID,
     after: str | None,
+    *,
+    finished: bool,
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes]:
+    """`finished`: the generation was already final when the client asked."""
     metrics.ACTIVE_STREAMS.inc()
     try:
-        if not await streams.exists(generation_id):
+        if finished and not await streams.exists(generation_id):
             replay = await _stored_replay(generation_id, sessions)
             if replay is not None:
-                for event in replay:
-                    if after is None or _id_key(event["id"]) > _id_key(after):
-                        yield event
+                yield frame(e for e in replay if after is None or _id_key(e.id) > _id_key(after))
                 return
-        async for event in _live(generation_id, after, streams, sessions):
-            yield event
+        async for chunk in _live(generation_id, after, streams, sessions):
+            yield chunk
     finally:
         metrics.ACTIVE_STREAMS.dec()
 
@@ -45,23 +55,27 @@ async def _live(
     after: str | None,
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes]:
     async for events in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
-        for event in events:
-            yield {"id": event.id, "event": event.event, "data": _json(event.data)}
+        for position, event in enumerate(events):
             if event.event == "done":
+                yield frame(events[: position + 1])
                 return
-        if not events and not await streams.exists(generation_id):
+        if events:
+            yield frame(events)
+        elif not await streams.exists(generation_id):
             # The stream expired or was lost while we waited: end with what the database knows.
             replay = await _stored_replay(generation_id, sessions)
             if replay is not None:
-                yield replay[-1]
+                yield frame(replay[-1:])
                 return
+        else:
+            yield _PING
 
 
 async def _stored_replay(
     generation_id: uuid.UUID, sessions: async_sessionmaker[AsyncSession]
-) -> list[dict[str, Any]] | None:
+) -> list[StreamEvent] | None:
     """The stream of a finished generation rebuilt from the database, once Redis let it go."""
     async with sessions() as session:
         generation = await session.get(Generation, generation_id)
@@ -85,7 +99,7 @@ async def _stored_replay(
         generation.completion_tokens or 0,
     )
     return [
-        {"id": f"0-{number}", "event": name, "data": _json(data)}
+        StreamEvent(f"0-{number}", name, json.dumps(data, separators=(",", ":")))
         for number, (name, data) in enumerate(events, start=1)
     ]
 
@@ -93,7 +107,3 @@ async def _stored_replay(
 def _id_key(event_id: str) -> tuple[int, int]:
     milliseconds, sequence = event_id.split("-")
     return int(milliseconds), int(sequence)
-
-
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from minichat_api.deps import CurrentUser, RequestContextDep, SessionDep
+from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minichat_api.schemas.chats import (
     ChatCreate,
@@ -34,54 +34,54 @@ Cursor = Annotated[
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_chat(
     session: SessionDep,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     context: RequestContextDep,
     body: ChatCreate | None = None,
 ) -> ChatPublic:
-    chat = await chats.create_chat(session, user.id, body.title if body else None, context)
+    chat = await chats.create_chat(session, user_id, body.title if body else None, context)
     return ChatPublic.model_validate(chat)
 
 
 @router.get("")
 async def list_chats(
-    session: SessionDep, user: CurrentUser, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+    session: SessionDep, user_id: CurrentUserId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> Page[ChatPublic]:
-    items, next_cursor = await chats.list_chats(session, user.id, cursor=cursor, limit=limit)
+    items, next_cursor = await chats.list_chats(session, user_id, cursor=cursor, limit=limit)
     return Page[ChatPublic](
         items=[ChatPublic.model_validate(c) for c in items], next_cursor=next_cursor
     )
 
 
 @router.get("/{chat_id}")
-async def get_chat(chat_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ChatPublic:
-    return ChatPublic.model_validate(await chats.get_chat(session, user.id, chat_id))
+async def get_chat(chat_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId) -> ChatPublic:
+    return ChatPublic.model_validate(await chats.get_chat(session, user_id, chat_id))
 
 
 @router.patch("/{chat_id}")
 async def rename_chat(
-    chat_id: uuid.UUID, body: ChatUpdate, session: SessionDep, user: CurrentUser
+    chat_id: uuid.UUID, body: ChatUpdate, session: SessionDep, user_id: CurrentUserId
 ) -> ChatPublic:
-    chat = await chats.rename_chat(session, user.id, chat_id, body.title)
+    chat = await chats.rename_chat(session, user_id, chat_id, body.title)
     return ChatPublic.model_validate(chat)
 
 
 @router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_chat(
-    chat_id: uuid.UUID, session: SessionDep, user: CurrentUser, context: RequestContextDep
+    chat_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, context: RequestContextDep
 ) -> None:
-    await chats.delete_chat(session, user.id, chat_id, context)
+    await chats.delete_chat(session, user_id, chat_id, context)
 
 
 @router.get("/{chat_id}/messages")
 async def list_messages(
     chat_id: uuid.UUID,
     session: SessionDep,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[MessagePublic]:
     items, next_cursor = await messages.list_messages(
-        session, user.id, chat_id, cursor=cursor, limit=limit
+        session, user_id, chat_id, cursor=cursor, limit=limit
     )
     return Page[MessagePublic](
         items=[MessagePublic.model_validate(m) for m in items], next_cursor=next_cursor
@@ -90,7 +90,7 @@ async def list_messages(
 
 @router.post("/{chat_id}/messages", status_code=status.HTTP_201_CREATED)
 async def post_message(
-    chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user: CurrentUser
+    chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user_id: CurrentUserId
 ) -> MessagePublic:
-    message = await messages.post_user_message(session, user.id, chat_id, body.content)
+    message = await messages.post_user_message(session, user_id, chat_id, body.content)
     return MessagePublic.model_validate(message)

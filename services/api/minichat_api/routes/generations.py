@@ -9,7 +9,8 @@ from fastapi import APIRouter, Header, Query, status
 from sse_starlette import EventSourceResponse
 
 from minichat.errors import InvalidInput
-from minichat_api.deps import CurrentUser, CurrentUserId, RequestContextDep, SessionDep, StateDep
+from minichat.statuses import GenerationStatus
+from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
 from minichat_api.sse import generation_events
@@ -27,7 +28,7 @@ router = APIRouter(tags=["generations"], responses={401: {"model": ErrorBody}})
 async def create_generation(
     chat_id: uuid.UUID,
     session: SessionDep,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     state: StateDep,
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
@@ -35,7 +36,7 @@ async def create_generation(
 ) -> GenerationPublic:
     generation, created = await generations.create_generation(
         session,
-        user.id,
+        user_id,
         chat_id,
         model=await state.model_name(),
         runner_id=state.runner.runner_id,
@@ -48,9 +49,9 @@ async def create_generation(
 
 @router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})
 async def get_generation(
-    generation_id: uuid.UUID, session: SessionDep, user: CurrentUser
+    generation_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
 ) -> GenerationPublic:
-    return GenerationPublic.of(await generations.get_generation(session, user.id, generation_id))
+    return GenerationPublic.of(await generations.get_generation(session, user_id, generation_id))
 
 
 @router.get(
@@ -79,12 +80,17 @@ async def stream_generation(
             code="invalid_last_event_id",
         )
     async with state.sessions() as session:
-        await generations.get_generation(session, user_id, generation_id)
+        generation = await generations.get_generation(session, user_id, generation_id)
     return EventSourceResponse(
         generation_events(
-            generation_id, after.strip() if after else None, state.streams, state.sessions
+            generation_id,
+            after.strip() if after else None,
+            finished=GenerationStatus(generation.status).is_terminal,
+            streams=state.streams,
+            sessions=state.sessions,
         ),
-        ping=15,
+        # The feed pings on its own after a quiet while; no second timer per client.
+        ping=3600,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
@@ -93,11 +99,11 @@ async def stream_generation(
 async def cancel_generation(
     generation_id: uuid.UUID,
     session: SessionDep,
-    user: CurrentUser,
+    user_id: CurrentUserId,
     state: StateDep,
     context: RequestContextDep,
 ) -> GenerationPublic:
     generation = await generations.cancel_generation(
-        session, state.streams, user.id, generation_id, context
+        session, state.streams, user_id, generation_id, context
     )
     return GenerationPublic.of(generation)

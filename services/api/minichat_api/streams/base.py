@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -18,9 +19,16 @@ def valid_event_id(value: str) -> bool:
 
 @dataclass(frozen=True)
 class StreamEvent:
+    """One stream entry; `raw` is its JSON data as stored, forwarded to clients untouched."""
+
     id: str
     event: str
-    data: dict[str, Any]
+    raw: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.raw)
+        return parsed
 
 
 class GenerationStreams(Protocol):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -105,7 +104,7 @@ class StreamHub:
         self._task = None
 
     def _dispatch(self, key: str, rows: list[Any]) -> None:
-        events = [StreamEvent(str(i), str(f["e"]), json.loads(f["d"])) for i, f in rows]
+        events = [StreamEvent(str(i), str(f["e"]), str(f["d"])) for i, f in rows]
         for subscriber in self._followers.get(key, ()):
             after = _key_of(subscriber.last)
             fresh = [e for e in events if _key_of(e.id) > after]

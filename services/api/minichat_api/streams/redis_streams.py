@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -15,6 +16,8 @@ from minichat_api.streams.base import StreamEvent
 from minichat_api.streams.hub import StreamHub, new_wake_key
 
 MAX_CONNECTIONS = 256
+_EXPIRY_REFRESH_SECONDS = 10.0
+_EXPIRY_TRACKED_MAX = 50_000
 
 
 class RedisGenerationStreams:
@@ -28,6 +31,7 @@ class RedisGenerationStreams:
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
         self._hub = StreamHub(redis, new_wake_key(prefix))
+        self._expiry_set: dict[str, float] = {}
 
     @classmethod
     def from_url(
@@ -61,17 +65,35 @@ class RedisGenerationStreams:
         self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[str]:
         key = self.stream_key(generation_id)
+        fields: list[dict[Any, Any]] = [
+            {"e": event, "d": json.dumps(data, separators=(",", ":"))} for event, data in events
+        ]
+        due = self._retention_due(key, ending=any(f["e"] == "done" for f in fields))
+        if len(fields) == 1 and not due:
+            entry_id = await self._redis.xadd(
+                key, fields[0], maxlen=self._max_events, approximate=True
+            )
+            return [str(entry_id)]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for event, data in events:
-                pipe.xadd(
-                    key,
-                    {"e": event, "d": json.dumps(data, separators=(",", ":"))},
-                    maxlen=self._max_events,
-                    approximate=True,
-                )
+            for entry in fields:
+                pipe.xadd(key, entry, maxlen=self._max_events, approximate=True)
             pipe.pexpire(key, self._retention_ms)
             results = await pipe.execute()
         return [str(entry_id) for entry_id in results[:-1]]
+
+    def _retention_due(self, key: str, *, ending: bool) -> bool:
+        """Whether this write must (re)set the stream's expiry: on its first write, at its end,
+        and every few seconds between, instead of on every token."""
+        now = time.monotonic()
+        last = self._expiry_set.get(key)
+        due = ending or last is None or now - last > _EXPIRY_REFRESH_SECONDS
+        if ending:
+            self._expiry_set.pop(key, None)
+        elif due:
+            if len(self._expiry_set) > _EXPIRY_TRACKED_MAX:
+                self._expiry_set.clear()
+            self._expiry_set[key] = now
+        return due
 
     async def read(
         self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500
@@ -85,7 +107,7 @@ class RedisGenerationStreams:
         # RESP2 answers [[key, entries]], RESP3 {key: [entries]}.
         entries = response[key][0] if isinstance(response, dict) else response[0][1]
         return [
-            StreamEvent(str(entry_id), str(fields["e"]), json.loads(fields["d"]))
+            StreamEvent(str(entry_id), str(fields["e"]), str(fields["d"]))
             for entry_id, fields in entries
         ]
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.contracts.events import UsageEvent
-from minichat.db.models import Generation, Message
+from minichat.db.models import Chat, Generation, Message
 from minichat.errors import Conflict, NotFound
 from minichat.outbox import add_event
 from minichat.statuses import (
@@ -26,7 +26,7 @@ from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
-from minichat_api.usecases.chats import get_chat
+from minichat_api.usecases.chats import chat_not_found
 from minichat_api.usecases.messages import append_message
 
 ACTIVE = (GenerationStatus.QUEUED, GenerationStatus.STREAMING)
@@ -50,21 +50,34 @@ async def create_generation(
         existing = await _by_idempotency_key(session, user_id, idempotency_key)
         if existing is not None:
             return _same_request(existing, chat_id), False
-    await get_chat(session, user_id, chat_id)
-    active = await session.scalar(
-        select(Generation.id).where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
+    # One round trip: is the chat ours, is an answer already running, what does it answer.
+    active = (
+        select(Generation.id)
+        .where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
+        .limit(1)
+        .scalar_subquery()
     )
-    if active is not None:
-        raise Conflict(
-            f"generation {active} is still running in this chat; cancel it or wait",
-            code="generation_in_progress",
-        )
-    last_user_message = await session.scalar(
+    last_user = (
         select(Message.id)
         .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
         .order_by(Message.seq.desc())
         .limit(1)
+        .scalar_subquery()
     )
+    row = (
+        await session.execute(
+            select(active, last_user).where(Chat.id == chat_id, Chat.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise chat_not_found()
+    active_id: uuid.UUID | None = row[0]
+    last_user_message: uuid.UUID | None = row[1]
+    if active_id is not None:
+        raise Conflict(
+            f"generation {active_id} is still running in this chat; cancel it or wait",
+            code="generation_in_progress",
+        )
     if last_user_message is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
     generation = Generation(
