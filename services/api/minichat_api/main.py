@@ -14,6 +14,7 @@ from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.routes import auth, chats, generations, health
 from minichat_api.state import AppState
+from minichat_api.webui import mount_web_ui
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (health.router, auth.router, chats.router, generations.router):
         app.include_router(router)
+    mount_web_ui(app, settings)
     return app

@@ -62,7 +62,23 @@ class Settings(BaseSettings):
     inference_timeout_seconds: float = Field(default=120, gt=0)
     inference_connect_timeout_seconds: float = Field(default=2, gt=0)
 
+    # --- Events (issue 5): the outbox relay and the Celery worker. ---
+    # The relay runs inside every api process unless RELAY_IN_API=false (then run
+    # `minichat relay`); it sends up to RELAY_BATCH_SIZE rows per broker round trip and looks
+    # for new rows every RELAY_POLL_INTERVAL_MS when idle. RELAY_METRICS_PORT serves the
+    # standalone relay's /metrics (the api serves its own). The worker runs
+    # WORKER_CONCURRENCY threads, holds WORKER_PREFETCH_MULTIPLIER unacked messages per thread,
+    # and serves /metrics on WORKER_METRICS_PORT when set.
+    relay_in_api: bool = True
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval_ms: int = Field(default=200, ge=1)
+    relay_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    worker_prefetch_multiplier: int = Field(default=32, ge=1)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+
     web_origin: str = "http://localhost:3000"
+    web_dist_dir: str | None = None  # the built web UI (web/dist), served by the api when set
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
     inference_url: str | None = None

@@ -1,0 +1,106 @@
+"""The web UI's end-to-end setup: the built UI, Debian's Chromium, scripted inference, an api."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REDIS_URL, TEST_JWT_SECRET
+from tests.processes import Service, serve
+
+REPO = Path(__file__).resolve().parents[3]
+WEB = REPO / "web"
+DIST = WEB / "dist"
+CHROMIUM = os.environ.get("MINICHAT_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "web"
+
+# Long enough to press Stop while it streams (about 4 s), short enough to wait for whole answers.
+SCRIPTED_TOKENS = 120
+SCRIPTED_INTERVAL_MS = 30
+
+
+def _missing(what: str) -> None:
+    message = f"{what}; run scripts/web.sh (it installs Chromium and builds the UI)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class WebTools:
+    node: str
+    chromium: str
+
+
+@pytest.fixture(scope="session")
+def web_tools() -> WebTools:
+    """Node, playwright-core, Chromium and web/dist: required under CI, else the test skips."""
+    node = shutil.which("node")
+    if node is None:
+        _missing("node is not installed")
+    if not (WEB / "node_modules" / "playwright-core").is_dir():
+        _missing("web/node_modules has no playwright-core")
+    if not (DIST / "index.html").is_file():
+        _missing("web/dist is not built")
+    if not Path(CHROMIUM).is_file():
+        _missing(f"Chromium is not installed at {CHROMIUM}")
+    assert node is not None
+    return WebTools(node=node, chromium=CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def scripted_inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    env = {
+        "INFERENCE_BACKEND": "scripted",
+        "INFERENCE_SCRIPTED_TOKENS": str(SCRIPTED_TOKENS),
+        "INFERENCE_SCRIPTED_INTERVAL_MS": str(SCRIPTED_INTERVAL_MS),
+        "INFERENCE_MAX_CONCURRENCY": "16",
+        "INFERENCE_MAX_QUEUE": "16",
+    }
+    with serve(["inference"], env, tmp_path_factory.mktemp("web-inference")) as service:
+        yield service
+
+
+def api_env(database_url: str, redis_prefix: str, inference_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "INFERENCE_URL": inference_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "WEB_DIST_DIR": str(DIST),
+        # The shortest lifetime the api allows, so the UI's silent refresh runs during the test.
+        "ACCESS_TOKEN_TTL_SECONDS": "30",
+    }
+
+
+@pytest.fixture
+def web_api(
+    web_tools: WebTools,
+    database_url: str,
+    redis_prefix: str,
+    scripted_inference: Service,
+    tmp_path: Path,
+) -> Iterator[Service]:
+    """An api serving the built UI, answering through the scripted model."""
+    del web_tools  # only required first, so a missing tool fails before servers start
+    env = api_env(database_url, redis_prefix, scripted_inference.url)
+    with serve(["api"], env, tmp_path) as service:
+        yield service
+
+
+@pytest.fixture
+def broken_api(
+    web_tools: WebTools, database_url: str, redis_prefix: str, tmp_path: Path
+) -> Iterator[Service]:
+    """A second api on the same database whose inference plane is unreachable: answers fail."""
+    del web_tools
+    env = api_env(database_url, redis_prefix, "http://127.0.0.1:1")
+    env["INFERENCE_CONNECT_TIMEOUT_SECONDS"] = "1"
+    with serve(["api"], env, tmp_path) as service:
+        yield service
