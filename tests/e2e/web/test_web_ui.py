@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from minichat_inference.backends.scripted import scripted_text
 from tests.e2e.web.conftest import ARTIFACTS, SCRIPTED_TOKENS, WEB, WebTools
 from tests.processes import Service
 
@@ -24,7 +25,7 @@ def test_the_ui_end_to_end(web_tools: WebTools, web_api: Service, broken_api: Se
             "MINICHAT_E2E_BROKEN_URL": broken_api.url,
             "MINICHAT_E2E_CHROMIUM": web_tools.chromium,
             "MINICHAT_E2E_ARTIFACTS": str(ARTIFACTS),
-            "MINICHAT_E2E_TOKENS": str(SCRIPTED_TOKENS),
+            "MINICHAT_E2E_ANSWER": scripted_text(SCRIPTED_TOKENS),
         },
         capture_output=True,
         text=True,

@@ -32,7 +32,7 @@ export function Answer({ versions, liveText = null, streaming = false, stopped =
   const message = index < versions.length ? versions[index] : undefined;
   const text = message ? message.content : (liveText ?? "");
   const latest = index === total - 1;
-  const incomplete = stopped || (latest && message?.status === "incomplete" && !issue);
+  const incomplete = stopped || (message?.status === "incomplete" && !(latest && issue));
 
   return (
     <article className="message assistant" aria-label="MiniChat's answer" aria-busy={streaming}>
