@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +26,10 @@ REDIS_URL = os.environ.get("MINICHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 # Nothing listens here: tests that need a model start an inference process of their own.
 UNREACHABLE_INFERENCE_URL = "http://127.0.0.1:1"
 TEST_JWT_SECRET = "test-secret-" + "x" * 60
+# RabbitMQ without a vhost; each run adds a vhost of its own (rabbitmqctl) and deletes it.
+RABBITMQ_URL = os.environ.get("MINICHAT_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+BROKER_VHOST = f"minichat-test-{uuid.uuid4().hex[:10]}"
+BROKER_URL = f"{RABBITMQ_URL}/{BROKER_VHOST}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -109,13 +114,42 @@ def redis_prefix(test_databases: ScratchDatabases) -> Iterator[str]:
     client.close()
 
 
+def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_environment() -> Iterator[None]:
+    """Processes the tests start (an api, a worker) publish to this run's vhost, never a shared
+    one; an api relay finding no vhost yet only retries."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BROKER_URL", BROKER_URL)
+        yield
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    """The run's own RabbitMQ vhost (guest may use it); deleted with everything in it at the end."""
+    created = rabbitmqctl("add_vhost", BROKER_VHOST)
+    if created.returncode != 0:
+        pytest.fail(
+            f"cannot create RabbitMQ vhost {BROKER_VHOST}: {created.stderr or created.stdout}"
+        )
+    rabbitmqctl("set_permissions", "-p", BROKER_VHOST, "guest", ".*", ".*", ".*")
+    yield BROKER_URL
+    rabbitmqctl("delete_vhost", BROKER_VHOST)
+
+
 @pytest.fixture
-def settings(database_url: str, redis_prefix: str) -> Settings:
+def settings(database_url: str, redis_prefix: str, broker_url: str) -> Settings:
     return Settings(
         environment="test",
         database_url=database_url,
         redis_url=REDIS_URL,
         redis_key_prefix=redis_prefix,
+        broker_url=broker_url,
         inference_url=UNREACHABLE_INFERENCE_URL,
         jwt_secret=TEST_JWT_SECRET,
         web_origin="http://localhost:3000",

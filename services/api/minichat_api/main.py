@@ -12,7 +12,7 @@ from minichat import __version__
 from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
-from minichat_api.routes import auth, chats, generations, health
+from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.state import AppState
 from minichat_api.webui import mount_web_ui
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    for router in (health.router, auth.router, chats.router, generations.router):
+    for router in (health.router, auth.router, chats.router, generations.router, usage.router):
         app.include_router(router)
     mount_web_ui(app, settings)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
 from minichat.settings import Settings
+from minichat_api.relay import OutboxRelay
 from minichat_api.runner import GenerationRunner
 from minichat_api.security import AccessTokens
 from minichat_api.streams import GenerationStreams
@@ -31,6 +32,7 @@ class AppState:
     auth_policy: AuthPolicy
     streams: GenerationStreams
     upstream: OpenAIUpstream
+    relay: OutboxRelay | None = None
     runner: GenerationRunner = field(init=False)
     _model: str | None = None
 
@@ -45,10 +47,20 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
-        settings.require("database_url", "jwt_secret", "redis_url", "inference_url")
+        relay_needs = ("broker_url",) if settings.relay_in_api else ()
+        settings.require("database_url", "jwt_secret", "redis_url", "inference_url", *relay_needs)
         assert settings.database_url and settings.jwt_secret
         assert settings.redis_url and settings.inference_url
         engine = create_engine(settings.database_url)
+        relay = None
+        if settings.relay_in_api:
+            assert settings.broker_url
+            relay = OutboxRelay(
+                engine,
+                settings.broker_url,
+                batch_size=settings.relay_batch_size,
+                poll_interval=settings.relay_poll_interval_ms / 1000,
+            )
         api_key = settings.inference_upstream_api_key
         return cls(
             settings=settings,
@@ -74,6 +86,7 @@ class AppState:
                 read_timeout=settings.inference_timeout_seconds,
                 api_key=api_key.get_secret_value() if api_key else None,
             ),
+            relay=relay,
         )
 
     async def model_name(self) -> str:
@@ -88,8 +101,12 @@ class AppState:
 
     async def start(self) -> None:
         await self.runner.start()
+        if self.relay is not None:
+            await self.relay.start()
 
     async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
         await self.runner.stop()
         await self.streams.close()
         await self.upstream.close()

@@ -1,1 +1,1 @@
-"""The Celery worker: consumes usage and audit events and writes aggregates."""
+"""The Celery worker: consumes usage and audit events and writes aggregates, exactly once."""

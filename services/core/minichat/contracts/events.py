@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,3 +48,21 @@ class AuditEvent(_Event):
 
 
 Event = Annotated[UsageEvent | AuditEvent, Field(discriminator="event_type")]
+
+
+# The wire between the outbox relay and the worker. Each outbox row travels as one Celery
+# task message (protocol 2) named after its event type, on one durable queue whose rejected
+# messages are dead-lettered. Both sides declare this same topology, so either may start first.
+EVENTS_EXCHANGE: Final = "minichat.events"
+EVENTS_QUEUE: Final = "minichat.events"
+EVENTS_ROUTING_KEY: Final = "minichat.events"
+DEAD_LETTER_EXCHANGE: Final = "minichat.events.dlx"
+DEAD_LETTER_QUEUE: Final = "minichat.events.dead"
+EVENTS_QUEUE_ARGUMENTS: Final[Mapping[str, str]] = MappingProxyType(
+    {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": DEAD_LETTER_QUEUE}
+)
+USAGE_EVENT_TASK: Final = "minichat.usage_event"
+AUDIT_EVENT_TASK: Final = "minichat.audit_event"
+TASK_BY_EVENT_TYPE: Final[Mapping[str, str]] = MappingProxyType(
+    {"usage_event": USAGE_EVENT_TASK, "audit_event": AUDIT_EVENT_TASK}
+)

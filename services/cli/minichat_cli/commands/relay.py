@@ -1,0 +1,56 @@
+"""`minichat relay`: the outbox relay as its own process (when RELAY_IN_API=false)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+from minichat.db.session import create_engine
+from minichat.settings import Settings, get_settings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "relay",
+        help="run the outbox relay (outbox rows -> RabbitMQ)",
+        description="Publish committed outbox rows to RabbitMQ. Needs DATABASE_URL, BROKER_URL.",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    settings.require("database_url", "broker_url")
+    asyncio.run(_relay(settings))
+    return 0
+
+
+async def _relay(settings: Settings) -> None:
+    from minichat_api.relay import OutboxRelay
+
+    assert settings.database_url and settings.broker_url
+    if settings.relay_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.relay_metrics_port)
+    engine = create_engine(settings.database_url, pool_size=2)
+    relay = OutboxRelay(
+        engine,
+        settings.broker_url,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval_ms / 1000,
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await relay.start()
+    try:
+        await stopping.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await relay.stop()
+        await engine.dispose()

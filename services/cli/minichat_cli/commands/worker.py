@@ -1,0 +1,47 @@
+"""`minichat worker`: the Celery worker that turns events into aggregates."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from minichat.settings import get_settings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "worker",
+        help="run the event worker (usage aggregates, audit log)",
+        description="Run the MiniChat Celery worker. Needs DATABASE_URL and BROKER_URL.",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="threads (default: WORKER_CONCURRENCY)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    settings.require("database_url", "broker_url")
+    if args.concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": max(1, args.concurrency)})
+
+    from prometheus_client import start_http_server
+
+    from minichat_worker.app import create_app, declare_dead_letters
+
+    app = create_app(settings)
+    if settings.worker_metrics_port is not None:
+        start_http_server(settings.worker_metrics_port)
+    declare_dead_letters(app)
+    app.worker_main(
+        [
+            "worker",
+            f"--loglevel={settings.log_level.upper()}",
+            "--hostname=minichat@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+    return 0
