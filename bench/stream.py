@@ -42,6 +42,7 @@ TOKENS = 64
 INTERVAL_MS = 20.0
 LAG_TARGET_MS = 50.0
 SAMPLES_PER_LEVEL = 50
+STREAM_TIMEOUT = 60.0
 
 
 @dataclass
@@ -96,6 +97,17 @@ async def api_stream(
     created = await client.post(f"/api/chats/{chat_id}/generations", headers=headers)
     created.raise_for_status()
     generation_id = created.json()["id"]
+    try:
+        return await asyncio.wait_for(
+            _follow(client, headers, generation_id, start), STREAM_TIMEOUT
+        )
+    except TimeoutError as exc:
+        raise RuntimeError(f"generation {generation_id}: no done after {STREAM_TIMEOUT} s") from exc
+
+
+async def _follow(
+    client: httpx.AsyncClient, headers: dict[str, str], generation_id: str, start: float
+) -> StreamResult:
     arrivals: list[tuple[float, int]] = []
     words = 0
     event = ""
@@ -195,6 +207,8 @@ async def run(levels: list[int], capacity: list[int], inference: Service, api: S
             cpu = cpu_seconds(api.process.pid) - cpu_before
             ok = [r for r in results if isinstance(r, StreamResult)]
             failed = len(results) - len(ok)
+            for problem in [r for r in results if not isinstance(r, StreamResult)][:3]:
+                print(f"  failure: {problem!r}")
             all_lags = [lag for r in ok for lag in r.lags_ms]
             events = sum(r.events for r in ok)
             p99 = percentile(all_lags, 99)
@@ -270,7 +284,7 @@ def main() -> None:
                     "INFERENCE_URL": inference.url,
                     "JWT_SECRET": "bench-" + "x" * 60,
                     "GENERATION_CONCURRENCY": "10000",
-                    "LOG_LEVEL": "WARNING",
+                    "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),
                 },
                 logs,
             )

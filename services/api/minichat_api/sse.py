@@ -7,6 +7,7 @@ no decoding and re-encoding per client.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -18,6 +19,8 @@ from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams, StreamEvent
+
+logger = logging.getLogger(__name__)
 
 # How long the feed waits quietly before checking the stream still exists (and pinging).
 _IDLE_CHECK_SECONDS = 5.0
@@ -56,12 +59,25 @@ async def _live(
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[bytes]:
-    async for events in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
+    async for followed in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
+        # Skip what the poll below may already have sent.
+        events = [e for e in followed if after is None or _id_key(e.id) > _id_key(after)]
+        if not followed:
+            # A quiet while: read the stream directly too, so a delivery the follower missed
+            # costs a few seconds, never a client waiting forever.
+            events = await streams.read(generation_id, after, block_ms=0)
+            if events:
+                logger.warning(
+                    "generation %s: %d events reached the feed by polling",
+                    generation_id,
+                    len(events),
+                )
         for position, event in enumerate(events):
             if event.event == "done":
                 yield frame(events[: position + 1])
                 return
         if events:
+            after = events[-1].id
             yield frame(events)
         elif not await streams.exists(generation_id):
             # The stream expired or was lost while we waited: end with what the database knows.
