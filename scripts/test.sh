@@ -15,6 +15,7 @@ echo "==> mypy (strict)"
 echo "==> import layers"
 .venv/bin/lint-imports
 
+scripts/web.sh
 echo "==> pytest"
 status=0
 .venv/bin/python -m pytest "$@" || status=$?

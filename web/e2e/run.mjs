@@ -89,7 +89,7 @@ async function main() {
   const pageErrors = [];
   const refreshes = [];
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: "light" });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: "light", reducedMotion: "reduce" });
     context.on("response", (r) => {
       if (r.url().endsWith("/api/auth/refresh")) refreshes.push(r.status());
     });
