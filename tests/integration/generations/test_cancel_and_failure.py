@@ -13,7 +13,7 @@ from minichat.settings import Settings
 from tests.factories import register
 from tests.integration.generations.conftest import running_api, scripted_env
 from tests.integration.generations.test_lifecycle import start_generation
-from tests.processes import serve, stop
+from tests.processes import Service, serve, stop
 from tests.sse import collect, events, text_of
 
 
@@ -148,3 +148,22 @@ async def test_inference_killed_mid_stream_keeps_the_partial_text(
             assert messages[-1]["status"] == "incomplete"
             assert messages[-1]["content"] == text_of(received)
             assert len(messages[-1]["content"]) > 0
+
+
+async def test_inference_refusing_the_request_fails_the_generation(
+    settings: Settings, fast_inference: Service
+) -> None:
+    refused = settings.model_copy(
+        update={"inference_url": fast_inference.url, "inference_model": "no-such-model"}
+    )
+    async with running_api(refused) as client:
+        account = await register(client)
+        generation = await start_generation(client, account)
+        received = await collect(
+            client, f"/api/generations/{generation['id']}/stream", account.headers
+        )
+        assert [e.event for e in received] == ["error", "usage", "done"]
+        assert "no-such-model" in received[0].data["message"]
+        assert received[-1].data == {"status": "failed"}
+        messages = await _messages(client, account.headers, generation["chat_id"])
+        assert [m["role"] for m in messages] == ["user"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,8 @@ def inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield service
 
 
-@pytest.fixture
-def cluster(
-    database_url: str, redis_prefix: str, inference: Service, tmp_path: Path
-) -> Iterator[Cluster]:
-    env = {
+def _cluster_env(database_url: str, redis_prefix: str, inference: Service) -> dict[str, str]:
+    return {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": redis_prefix,
@@ -49,12 +47,24 @@ def cluster(
         "REAPER_INTERVAL_MS": "200",
         "CHECKPOINT_EVERY_TOKENS": "8",
     }
-    with serve(["api"], env, tmp_path) as a, serve(["api"], env, tmp_path) as b:
+
+
+@contextmanager
+def _running(env: dict[str, str], log_dir: Path) -> Iterator[Cluster]:
+    with serve(["api"], env, log_dir) as a, serve(["api"], env, log_dir) as b:
         registered = httpx.post(
             f"{a.url}/api/auth/register",
             json={"email": unique_email(), "password": DEFAULT_PASSWORD},
         ).json()
         yield Cluster(a, b, {"Authorization": f"Bearer {registered['access_token']}"})
+
+
+@pytest.fixture
+def cluster(
+    database_url: str, redis_prefix: str, inference: Service, tmp_path: Path
+) -> Iterator[Cluster]:
+    with _running(_cluster_env(database_url, redis_prefix, inference), tmp_path) as running:
+        yield running
 
 
 def _start(cluster: Cluster) -> str:
@@ -138,3 +148,26 @@ async def test_killed_process_generation_is_adopted_and_finished(cluster: Cluste
     assert messages[-1]["id"] == stored["assistant_message_id"]
     assert messages[-1]["content"] == text
     assert "adopted" in cluster.b.output()
+
+
+async def test_too_many_adoptions_fail_cleanly_with_the_partial_text(
+    database_url: str, redis_prefix: str, inference: Service, tmp_path: Path
+) -> None:
+    env = {**_cluster_env(database_url, redis_prefix, inference), "MAX_ADOPTIONS": "0"}
+    with _running(env, tmp_path) as cluster:
+        generation_id = _start(cluster)
+        path = f"/api/generations/{generation_id}/stream"
+        first = await _read(cluster.a.url, path, cluster.headers, stop_after=10)
+        stop(cluster.a.process, signal.SIGKILL)
+        rest = await _read(cluster.b.url, path, cluster.headers, last_event_id=first[-1].id)
+        received = first + rest
+        assert [e.event for e in rest][-3:] == ["error", "usage", "done"]
+        assert rest[-3].data["code"] == "too_many_adoptions"
+        assert received[-1].data == {"status": "failed"}
+        stored = await _get(cluster.b, f"/api/generations/{generation_id}", cluster.headers)
+        assert stored["status"] == "failed"
+        messages = await _get(
+            cluster.b, f"/api/chats/{stored['chat_id']}/messages", cluster.headers
+        )
+        assert messages["items"][-1]["status"] == "incomplete"
+        assert messages["items"][-1]["content"] == text_of(received)
