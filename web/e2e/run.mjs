@@ -52,6 +52,7 @@ const composer = (page) => page.getByLabel("Message", { exact: true });
 const stopButton = (page) => page.getByRole("button", { name: "Stop generating" });
 const regenerateButton = (page) => page.getByRole("button", { name: "Regenerate answer" });
 const chatLink = (page, title) => page.getByRole("navigation", { name: "Chats" }).getByRole("link", { name: title, exact: true });
+const userMessage = (page, text) => page.locator("article.message.user").getByText(text, { exact: true });
 const lastAnswer = (page) => page.locator("article.message.assistant").last();
 
 async function register(page, url, email) {
@@ -67,7 +68,7 @@ async function register(page, url, email) {
 async function sendAndFinish(page, text) {
   await composer(page).fill(text);
   await composer(page).press("Enter");
-  await page.getByText(text, { exact: true }).waitFor({ timeout: WAIT });
+  await userMessage(page, text).waitFor({ timeout: WAIT });
   await waitForAnswer(page);
 }
 
@@ -168,7 +169,7 @@ async function main() {
 
     step("a reload keeps the session and shows the history");
     await page.reload();
-    await page.getByText("Please stop early", { exact: true }).waitFor({ timeout: WAIT });
+    await userMessage(page, "Please stop early").waitFor({ timeout: WAIT });
     await page.getByRole("heading", { name: "Renamed by e2e" }).waitFor();
     await page.getByRole("group", { name: "Answer versions" }).last().getByText("2 / 2").waitFor();
     check(page.url() === firstChatUrl, "the same chat is open after the reload");
@@ -178,7 +179,7 @@ async function main() {
     await composer(page).press("Enter");
     await lastAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
     await page.reload();
-    await page.getByText("Keep going through a reload", { exact: true }).waitFor({ timeout: WAIT });
+    await userMessage(page, "Keep going through a reload").waitFor({ timeout: WAIT });
     await waitForAnswer(page);
     check(normalize(await lastAnswer(page).locator(".markdown").innerText()) === fullAnswer, "the re-attached answer is whole, without repeats");
 
@@ -239,7 +240,7 @@ async function main() {
     const second = await context.newPage();
     second.on("pageerror", (e) => pageErrors.push(String(e)));
     await second.goto(firstChatUrl);
-    await second.getByText("Keep going through a reload", { exact: true }).waitFor({ timeout: WAIT });
+    await userMessage(second, "Keep going through a reload").waitFor({ timeout: WAIT });
     const before = refreshes.length;
     await until("a silent refresh while two tabs are open", () => refreshes.length > before, 90_000);
     await until("the next silent refresh", () => refreshes.length > before + 1, 90_000);
@@ -257,7 +258,7 @@ async function main() {
     await other.getByText("No chats yet.").waitFor();
     await other.goto(firstChatUrl);
     await other.getByRole("heading", { name: "This chat is not available" }).waitFor({ timeout: WAIT });
-    check((await other.getByText("Please stop early").count()) === 0, "no message of the first user shows");
+    check((await other.locator("article.message").count()) === 0, "no message of the first user shows");
     await otherContext.close();
 
     step("sign out");
