@@ -15,12 +15,14 @@ from minichat_api.relay import OutboxRelay
 from minichat_api.runner import GenerationRunner
 from minichat_api.security import AccessTokens
 from minichat_api.streams import GenerationStreams
+from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.redis_streams import RedisGenerationStreams
 from minichat_api.upstream import OpenAIUpstream
 from minichat_api.usecases.auth import AuthPolicy
 
 logger = logging.getLogger(__name__)
 FALLBACK_MODEL = "default"
+MEMORY_URL = "memory://"
 
 
 @dataclass
@@ -74,12 +76,7 @@ class AppState:
                 max_login_failures=settings.login_max_failures,
                 failure_window=timedelta(seconds=settings.login_failure_window_seconds),
             ),
-            streams=RedisGenerationStreams.from_url(
-                settings.redis_url,
-                prefix=settings.redis_key_prefix,
-                retention_seconds=settings.stream_retention_seconds,
-                max_events=settings.stream_max_events,
-            ),
+            streams=open_streams(settings),
             upstream=OpenAIUpstream.create(
                 settings.inference_url,
                 connect_timeout=settings.inference_connect_timeout_seconds,
@@ -111,3 +108,20 @@ class AppState:
         await self.streams.close()
         await self.upstream.close()
         await self.engine.dispose()
+
+
+def open_streams(settings: Settings) -> GenerationStreams:
+    """Redis for any real deployment; `REDIS_URL=memory://` keeps streams inside this one
+    process (the all-in-one mode), which only works with a single api process."""
+    assert settings.redis_url is not None
+    if settings.redis_url.startswith(MEMORY_URL):
+        return MemoryGenerationStreams(
+            retention_seconds=settings.stream_retention_seconds,
+            max_events=settings.stream_max_events,
+        )
+    return RedisGenerationStreams.from_url(
+        settings.redis_url,
+        prefix=settings.redis_key_prefix,
+        retention_seconds=settings.stream_retention_seconds,
+        max_events=settings.stream_max_events,
+    )

@@ -66,13 +66,15 @@ async def running_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         await task
 
 
-@pytest.fixture
+@pytest.fixture(params=["redis", "memory"])
 async def fast_client(
-    settings: Settings, fast_inference: Service
+    request: pytest.FixtureRequest, settings: Settings, fast_inference: Service
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_api(
-        settings.model_copy(update={"inference_url": fast_inference.url})
-    ) as http:
+    """An api on the fast model, with its streams in Redis or (all-in-one) in memory."""
+    update = {"inference_url": fast_inference.url}
+    if request.param == "memory":
+        update["redis_url"] = "memory://"
+    async with running_api(settings.model_copy(update=update)) as http:
         yield http
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
+from minichat.settings import Settings
 from minichat_inference.backends.scripted import scripted_text
+from tests.conftest import REDIS_URL
 from tests.factories import Account, create_chat, post_message, register
-from tests.integration.generations.conftest import FAST_TOKENS
+from tests.integration.generations.conftest import FAST_TOKENS, running_api
+from tests.processes import Service
 from tests.sse import collect, text_of
 
 
@@ -103,12 +107,15 @@ async def test_client_that_disconnects_midway_resumes_exactly(
 
 
 async def test_stream_after_retention_replays_the_stored_answer(
-    fast_client: httpx.AsyncClient, redis_prefix: str
+    settings: Settings, fast_inference: Service, redis_prefix: str
 ) -> None:
-    import redis.asyncio as redis
+    async with running_api(
+        settings.model_copy(update={"inference_url": fast_inference.url})
+    ) as api:
+        await _replay_after_retention(api, redis_prefix)
 
-    from tests.conftest import REDIS_URL
 
+async def _replay_after_retention(fast_client: httpx.AsyncClient, redis_prefix: str) -> None:
     account = await register(fast_client)
     generation = await start_generation(fast_client, account)
     url = f"/api/generations/{generation['id']}/stream"

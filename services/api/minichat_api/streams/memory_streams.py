@@ -1,0 +1,135 @@
+"""Generation streams inside one process, for the all-in-one mode: same contract as Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minichat_api.streams.base import StreamEvent
+
+
+def _key_of(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+@dataclass
+class _Stream:
+    events: list[StreamEvent] = field(default_factory=list)
+    expires_at: float = 0.0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryGenerationStreams:
+    def __init__(self, *, retention_seconds: int, max_events: int) -> None:
+        self._retention = retention_seconds
+        self._max_events = max_events
+        self._streams: dict[uuid.UUID, _Stream] = {}
+        self._cancels: dict[uuid.UUID, float] = {}
+        # One process, one runner listening: a single queue loses no signal between reads.
+        self._cancel_queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+        self._runners: dict[str, float] = {}
+        self._last_id = (0, 0)
+
+    def _next_id(self) -> str:
+        milliseconds = int(time.time() * 1000)
+        last_ms, last_seq = self._last_id
+        self._last_id = (milliseconds, 0) if milliseconds > last_ms else (last_ms, last_seq + 1)
+        return f"{self._last_id[0]}-{self._last_id[1]}"
+
+    def _live(self, generation_id: uuid.UUID) -> _Stream | None:
+        stream = self._streams.get(generation_id)
+        if stream is not None and stream.expires_at <= time.monotonic():
+            del self._streams[generation_id]
+            return None
+        return stream
+
+    def _open(self, generation_id: uuid.UUID) -> _Stream:
+        """The stream, created empty if need be (readers may wait before the first append)."""
+        stream = self._live(generation_id)
+        if stream is None:
+            stream = self._streams[generation_id] = _Stream(
+                expires_at=time.monotonic() + self._retention
+            )
+        return stream
+
+    async def append(
+        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        stream = self._open(generation_id)
+        ids = []
+        for event, data in events:
+            entry = StreamEvent(self._next_id(), event, json.dumps(data, separators=(",", ":")))
+            stream.events.append(entry)
+            ids.append(entry.id)
+        del stream.events[: max(0, len(stream.events) - self._max_events)]
+        stream.expires_at = time.monotonic() + self._retention
+        stream.changed.set()
+        stream.changed = asyncio.Event()
+        return ids
+
+    async def read(
+        self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500
+    ) -> list[StreamEvent]:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            stream = self._live(generation_id)
+            fresh = self._after(stream, after)[:count]
+            if fresh or block_ms <= 0 or time.monotonic() >= deadline:
+                return fresh
+            waiter = self._open(generation_id).changed
+            try:
+                await asyncio.wait_for(waiter.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                return []
+
+    async def follow(
+        self, generation_id: uuid.UUID, after: str | None, *, idle_seconds: float
+    ) -> AsyncIterator[list[StreamEvent]]:
+        while True:
+            batch = await self.read(generation_id, after, block_ms=int(idle_seconds * 1000))
+            if batch:
+                after = batch[-1].id
+            yield batch
+
+    @staticmethod
+    def _after(stream: _Stream | None, after: str | None) -> list[StreamEvent]:
+        if stream is None:
+            return []
+        if after is None:
+            return list(stream.events)
+        position = _key_of(after)
+        return [e for e in stream.events if _key_of(e.id) > position]
+
+    async def exists(self, generation_id: uuid.UUID) -> bool:
+        stream = self._live(generation_id)
+        return stream is not None and bool(stream.events)
+
+    async def request_cancel(self, generation_id: uuid.UUID) -> None:
+        self._cancels[generation_id] = time.monotonic() + self._retention
+        self._cancel_queue.put_nowait(generation_id)
+
+    async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
+        expires = self._cancels.get(generation_id)
+        return expires is not None and expires > time.monotonic()
+
+    async def next_cancel(self) -> uuid.UUID:
+        return await self._cancel_queue.get()
+
+    async def heartbeat(self, runner_id: str, ttl_ms: int) -> None:
+        self._runners[runner_id] = time.monotonic() + ttl_ms / 1000
+
+    async def alive(self, runner_ids: Sequence[str]) -> dict[str, bool]:
+        now = time.monotonic()
+        return {r: self._runners.get(r, 0) > now for r in runner_ids}
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._streams.clear()

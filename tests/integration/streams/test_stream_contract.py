@@ -1,0 +1,123 @@
+"""The contract every generation-stream store keeps: Redis (production) and memory (all-in-one)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from minichat_api.streams import GenerationStreams
+from minichat_api.streams.memory_streams import MemoryGenerationStreams
+from minichat_api.streams.redis_streams import RedisGenerationStreams
+from tests.conftest import REDIS_URL
+
+RETENTION_SECONDS = 1
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def streams(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[GenerationStreams]:
+    store: GenerationStreams
+    if request.param == "redis":
+        store = RedisGenerationStreams.from_url(
+            REDIS_URL,
+            prefix=f"{redis_prefix}contract:",
+            retention_seconds=RETENTION_SECONDS,
+            max_events=1000,
+        )
+    else:
+        store = MemoryGenerationStreams(retention_seconds=RETENTION_SECONDS, max_events=1000)
+    yield store
+    await store.close()
+
+
+def _ordered(ids: list[str]) -> bool:
+    keys = [tuple(int(part) for part in i.split("-")) for i in ids]
+    return keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+async def test_append_then_read_all_and_after(streams: GenerationStreams) -> None:
+    generation = uuid.uuid4()
+    assert not await streams.exists(generation)
+    ids = await streams.append(generation, [("delta", {"text": "a", "index": 0})])
+    ids += await streams.append(
+        generation, [("delta", {"text": "b", "index": 1}), ("done", {"status": "succeeded"})]
+    )
+    assert _ordered(ids)
+    assert await streams.exists(generation)
+    everything = await streams.read(generation, None, block_ms=0)
+    assert [e.id for e in everything] == ids
+    assert [e.event for e in everything] == ["delta", "delta", "done"]
+    assert everything[1].data == {"text": "b", "index": 1}
+    assert await streams.read(generation, ids[0], block_ms=0) == everything[1:]
+    assert await streams.read(generation, ids[-1], block_ms=0) == []
+
+
+async def test_read_waits_for_the_next_append(streams: GenerationStreams) -> None:
+    generation = uuid.uuid4()
+    reader = asyncio.create_task(streams.read(generation, None, block_ms=5000))
+    await asyncio.sleep(0.05)
+    assert not reader.done()
+    await streams.append(generation, [("delta", {"text": "late", "index": 0})])
+    received = await asyncio.wait_for(reader, 5)
+    assert [e.data["text"] for e in received] == ["late"]
+    assert await streams.read(uuid.uuid4(), None, block_ms=50) == []
+
+
+async def test_follow_delivers_in_order_and_reports_quiet(streams: GenerationStreams) -> None:
+    generation = uuid.uuid4()
+    first = await streams.append(generation, [("delta", {"text": "0", "index": 0})])
+    follower = streams.follow(generation, None, idle_seconds=0.3)
+    seen: list[str] = []
+
+    async def write() -> None:
+        for index in range(1, 20):
+            await streams.append(generation, [("delta", {"text": str(index), "index": index})])
+        await streams.append(generation, [("done", {"status": "succeeded"})])
+
+    writer = asyncio.create_task(write())
+    async for batch in follower:
+        seen += [e.id for e in batch]
+        if batch and batch[-1].event == "done":
+            break
+    await writer
+    assert seen[0] == first[0]
+    assert len(seen) == 21
+    assert _ordered(seen)
+    quiet = streams.follow(generation, seen[-1], idle_seconds=0.2)
+    assert await anext(quiet) == []
+    await quiet.aclose()  # type: ignore[attr-defined]
+    await follower.aclose()  # type: ignore[attr-defined]
+
+
+async def test_streams_expire_after_retention(streams: GenerationStreams) -> None:
+    generation = uuid.uuid4()
+    await streams.append(generation, [("done", {"status": "succeeded"})])
+    assert await streams.exists(generation)
+    await asyncio.sleep(RETENTION_SECONDS + 0.5)
+    assert not await streams.exists(generation)
+
+
+async def test_cancel_signal_is_kept_and_announced(streams: GenerationStreams) -> None:
+    generation = uuid.uuid4()
+    assert not await streams.cancel_requested(generation)
+    listener = asyncio.create_task(streams.next_cancel())
+    await asyncio.sleep(0.2)  # the listener subscribes before the signal
+    await streams.request_cancel(generation)
+    assert await asyncio.wait_for(listener, 5) == generation
+    assert await streams.cancel_requested(generation)
+
+
+async def test_heartbeats_expire(streams: GenerationStreams) -> None:
+    await streams.heartbeat("runner-a", 300)
+    await streams.heartbeat("runner-b", 10_000)
+    assert await streams.alive(["runner-a", "runner-b", "runner-c"]) == {
+        "runner-a": True,
+        "runner-b": True,
+        "runner-c": False,
+    }
+    await asyncio.sleep(0.5)
+    assert (await streams.alive(["runner-a"]))["runner-a"] is False
