@@ -58,6 +58,8 @@ def create_app(settings: Settings, store: EventStore | None = None) -> Celery:
         broker_connection_max_retries=None,
         # Retries republish the task; wait for the broker's confirm before acking the original.
         broker_transport_options={"confirm_publish": True},
+        # Also paces the consumer loop: with the default 120 s a stop took ~10 s to notice.
+        broker_heartbeat=10,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=False,

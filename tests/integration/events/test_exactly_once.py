@@ -1,0 +1,117 @@
+"""An event is applied once however often it arrives: republished, or redelivered after a kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from minichat.contracts.events import EVENTS_QUEUE
+from minichat.statuses import GenerationStatus
+from minichat_api.relay import OutboxRelay
+from minichat_worker.aggregates import utc_day
+from tests.integration.events.conftest import (
+    Worker,
+    add_events,
+    queue_drained,
+    requests_of,
+    run_worker,
+    usage_event,
+    wait_for,
+)
+
+
+async def _sent(db: psycopg.AsyncConnection, event_id: uuid.UUID) -> bool:
+    cursor = await db.execute("SELECT sent_at IS NOT NULL FROM outbox WHERE id = %s", (event_id,))
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+async def test_an_event_published_twice_is_counted_once(
+    worker: Worker,  # noqa: ARG001 - applies the events
+    relay: OutboxRelay,  # noqa: ARG001 - publishes what the test writes to the outbox
+    sessions: async_sessionmaker[AsyncSession],
+    db_events: psycopg.AsyncConnection,
+) -> None:
+    user_id = uuid.uuid4()
+    event = usage_event(user_id, prompt_tokens=5, completion_tokens=9)
+    await add_events(sessions, [event])
+    await wait_for(lambda: _sent(db_events, event.event_id), "the relay to send the event")
+    await wait_for(
+        lambda: _applied(db_events, user_id, 1), "the worker to apply the event", seconds=60
+    )
+
+    # As if a relay died after the broker's confirm but before its commit: sent again.
+    await db_events.execute("UPDATE outbox SET sent_at = NULL WHERE id = %s", (event.event_id,))
+    await wait_for(lambda: _sent(db_events, event.event_id), "the relay to send it again")
+    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume both copies")
+
+    cursor = await db_events.execute(
+        "SELECT requests, prompt_tokens, completion_tokens, succeeded FROM usage_daily "
+        "WHERE user_id = %s",
+        (user_id,),
+    )
+    assert await cursor.fetchall() == [(1, 5, 9, 1)]
+    cursor = await db_events.execute("SELECT attempts FROM outbox WHERE id = %s", (event.event_id,))
+    assert await cursor.fetchone() == (2,)
+    cursor = await db_events.execute(
+        "SELECT count(*) FROM processed_events WHERE event_id = %s", (event.event_id,)
+    )
+    assert await cursor.fetchone() == (1,)
+
+
+async def _applied(db: psycopg.AsyncConnection, user_id: uuid.UUID, requests: int) -> bool:
+    return await requests_of(db, user_id) == requests
+
+
+async def _worker_waits_on_lock(db: psycopg.AsyncConnection) -> bool:
+    cursor = await db.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE %s",
+        ("%first_delivery%",),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0] > 0)
+
+
+async def test_a_worker_killed_mid_task_loses_nothing_and_applies_once(
+    worker_env: dict[str, str],
+    tmp_path: Path,
+    relay: OutboxRelay,  # noqa: ARG001 - publishes what the test writes to the outbox
+    sessions: async_sessionmaker[AsyncSession],
+    db_events: psycopg.AsyncConnection,
+    events_database_url: str,
+) -> None:
+    user_id = uuid.uuid4()
+    event = usage_event(user_id, status=GenerationStatus.CANCELED, completion_tokens=3)
+    url = events_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    # Hold the aggregate row's key in an open transaction: the worker's task blocks on it,
+    # half-way through its own transaction, which is where we kill it.
+    async with await psycopg.AsyncConnection.connect(url) as blocker:
+        await blocker.execute(
+            "INSERT INTO usage_daily (user_id, day, model, requests, prompt_tokens, "
+            "completion_tokens, succeeded, failed, canceled, ttft_ms_sum, ttft_count, "
+            "duration_ms_sum) VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+            (user_id, utc_day(event.occurred_at), event.model),
+        )
+        with run_worker(worker_env, tmp_path, "doomed") as doomed:
+            await add_events(sessions, [event])
+            await wait_for(lambda: _worker_waits_on_lock(db_events), "the task to be mid-way")
+            os.killpg(doomed.process.pid, signal.SIGKILL)
+            await asyncio.to_thread(doomed.process.wait, 15)
+        await blocker.rollback()
+
+    with run_worker(worker_env, tmp_path, "survivor"):
+        await wait_for(lambda: _applied(db_events, user_id, 1), "the redelivered event")
+        await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
+    cursor = await db_events.execute(
+        "SELECT requests, completion_tokens, canceled, succeeded FROM usage_daily "
+        "WHERE user_id = %s",
+        (user_id,),
+    )
+    assert await cursor.fetchall() == [(1, 3, 1, 0)]
