@@ -284,6 +284,8 @@ def main() -> None:
                     "INFERENCE_URL": inference.url,
                     "JWT_SECRET": "bench-" + "x" * 60,
                     "GENERATION_CONCURRENCY": "10000",
+                    # Events are another benchmark's subject (bench/events.py).
+                    "RELAY_IN_API": "false",
                     "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),
                 },
                 logs,
