@@ -6,36 +6,24 @@ import argparse
 from typing import Any
 
 from minichat.settings import get_settings
+from minichat_cli.serving import add_server_arguments, serve
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "api",
         help="run the api (auth, chats, messages, generations)",
-        description="Run the MiniChat api. Needs DATABASE_URL and JWT_SECRET.",
+        description=(
+            "Run the MiniChat api. Needs DATABASE_URL, JWT_SECRET, REDIS_URL, INFERENCE_URL "
+            "and, while the outbox relay runs inside it (RELAY_IN_API, the default), BROKER_URL."
+        ),
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8000, help="port to bind (default: %(default)s)"
-    )
+    add_server_arguments(parser, default_port=8000)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from minichat_api.main import create_app
 
     settings = get_settings()
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
+    return serve(create_app(settings), args, settings)

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from minichat.settings import get_settings
+from minichat_cli.serving import add_server_arguments, serve
 
 
 def register(subparsers: Any) -> None:
@@ -17,28 +18,12 @@ def register(subparsers: Any) -> None:
             "bundled Gemma 3 270M on the CPU), openai (needs INFERENCE_UPSTREAM_URL) or scripted."
         ),
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=8001, help="port to bind (default: %(default)s)"
-    )
+    add_server_arguments(parser, default_port=8001)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from minichat_inference.main import create_app
 
     settings = get_settings()
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
+    return serve(create_app(settings), args, settings)
