@@ -219,15 +219,7 @@ async function main() {
     const brokenContext = await browser.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: "light" });
     const broken = await brokenContext.newPage();
     broken.on("pageerror", (e) => pageErrors.push(String(e)));
-    await broken.goto(`${brokenBase}/login`);
-    await broken.getByLabel("Email").fill(email);
-    await broken.getByLabel("Password").fill("wrong password");
-    await broken.getByRole("button", { name: "Sign in" }).click();
-    await broken.getByText("Wrong email or password.").waitFor();
-    await broken.getByLabel("Password").fill(PASSWORD);
-    await broken.getByRole("button", { name: "Sign in" }).click();
-    await broken.waitForURL("**/chat");
-    await chatLink(broken, "Renamed by e2e").waitFor();
+    await register(broken, brokenBase, uniqueEmail("broken"));
     await composer(broken).fill("This answer will fail");
     await composer(broken).press("Enter");
     const alert = broken.getByRole("alert").filter({ hasText: "The answer failed." });
@@ -245,6 +237,11 @@ async function main() {
     await until("a silent refresh while two tabs are open", () => refreshes.length > before, 90_000);
     await until("the next silent refresh", () => refreshes.length > before + 1, 90_000);
     check(refreshes.every((s) => s === 200), `every refresh succeeded: ${refreshes.join(",")}`);
+    const stored = (p) => p.evaluate(() => JSON.parse(localStorage.getItem("minichat.session") ?? "{}").refreshToken ?? null);
+    await until("both tabs to hold the same rotated token", async () => {
+      const [a, b] = [await stored(page), await stored(second)];
+      return a !== null && a === b;
+    });
     await second.reload();
     await chatLink(second, "Renamed by e2e").waitFor({ timeout: WAIT });
     await page.reload();
@@ -261,11 +258,19 @@ async function main() {
     check((await other.locator("article.message").count()) === 0, "no message of the first user shows");
     await otherContext.close();
 
-    step("sign out");
+    step("sign out, then sign in again");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL("**/login");
     await page.reload();
     await page.getByRole("heading", { name: "Welcome back" }).waitFor();
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("Wrong email or password.").waitFor();
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL("**/chat");
+    await chatLink(page, "Renamed by e2e").waitFor();
 
     check(pageErrors.length === 0, `no uncaught errors in the page: ${pageErrors.join("; ")}`);
     console.log(`ok: ${refreshes.length} silent refreshes, screenshots in ${artifacts}`);

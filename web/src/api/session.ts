@@ -19,6 +19,7 @@ type Listener = (session: StoredSession | null) => void;
 
 const KEY = "minichat.session";
 const LOCK = "minichat.refresh";
+const HOLD_AFTER_ROTATION_MS = 1000;
 
 export class SessionStore {
   private listeners = new Set<Listener>();
@@ -99,8 +100,23 @@ export class Refresher {
    */
   refresh(staleRefreshToken: string): Promise<StoredSession | null> {
     if (this.inflight) return this.inflight;
-    const run = () => this.rotate(staleRefreshToken);
-    const task: Promise<StoredSession | null> = this.locks ? (this.locks.request(LOCK, run) as unknown as Promise<StoredSession | null>) : run();
+    const locks = this.locks;
+    const task: Promise<StoredSession | null> = locks
+      ? new Promise((resolve, reject) => {
+          void locks.request(LOCK, async () => {
+            try {
+              const { session, rotated } = await this.rotate(staleRefreshToken);
+              resolve(session);
+              // localStorage reaches other tabs a little after the write, maybe after the
+              // lock is free: hold it a moment so the next tab reads the new token, not the
+              // dead one (reusing it would revoke the session everywhere).
+              if (rotated) await new Promise((r) => setTimeout(r, HOLD_AFTER_ROTATION_MS));
+            } catch (error) {
+              reject(error);
+            }
+          });
+        })
+      : this.rotate(staleRefreshToken).then((r) => r.session);
     const inflight = task.finally(() => {
       this.inflight = null;
     });
@@ -117,10 +133,10 @@ export class Refresher {
     return fresh?.accessToken ?? null;
   }
 
-  private async rotate(staleRefreshToken: string): Promise<StoredSession | null> {
+  private async rotate(staleRefreshToken: string): Promise<{ session: StoredSession | null; rotated: boolean }> {
     const current = this.store.get();
-    if (!current) return null;
-    if (current.refreshToken !== staleRefreshToken && !needsRefresh(current)) return current;
+    if (!current) return { session: null, rotated: false };
+    if (current.refreshToken !== staleRefreshToken && !needsRefresh(current)) return { session: current, rotated: false };
     let response: Response;
     try {
       response = await this.fetchFn("/api/auth/refresh", {
@@ -133,12 +149,12 @@ export class Refresher {
     }
     if (response.ok) {
       const tokens = (await response.json()) as TokenPair;
-      return this.store.save(tokens, current.user);
+      return { session: this.store.save(tokens, current.user), rotated: true };
     }
     if (response.status === 401) {
       // The token is dead (expired, signed out elsewhere, or its family revoked).
       if (this.store.get()?.refreshToken === current.refreshToken) this.store.clear();
-      return null;
+      return { session: null, rotated: false };
     }
     throw await errorOf(response);
   }

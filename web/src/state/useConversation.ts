@@ -142,6 +142,8 @@ export function useConversation(
           return;
         }
         activeGenerations.remove(id, generationId);
+        // It ended after the history was read: read its stored answer too.
+        setHistory(await fetchTail(id, loaded));
         if (found.status !== "succeeded") {
           setOutcome({ status: found.status as Outcome["status"], error: found.error });
         }
@@ -149,7 +151,7 @@ export function useConversation(
         if (e instanceof ApiError && e.status === 404) activeGenerations.remove(id, generationId);
       }
     },
-    [api, attach],
+    [api, attach, fetchTail],
   );
 
   useEffect(() => {
@@ -167,10 +169,14 @@ export function useConversation(
       try {
         const loaded = await fetchTail(chatId, EMPTY_HISTORY, controller.signal);
         if (controller.signal.aborted) return;
+        const running = activeGenerations.get(chatId);
         setHistory(loaded);
         setPhase("ready");
-        const running = activeGenerations.get(chatId);
-        if (running) await resume(chatId, running, loaded);
+        if (running) {
+          // Until we know whether it still runs, offer neither Send nor Regenerate.
+          setSending(true);
+          await resume(chatId, running, loaded).finally(() => setSending(false));
+        }
       } catch (e) {
         if (controller.signal.aborted) return;
         setPhase(e instanceof ApiError && e.status === 404 ? "missing" : "error");
