@@ -1,15 +1,19 @@
 """Applying events to Postgres: usage aggregates and the audit log, each event id once.
 
-Each event is one statement, hence one transaction: a CTE inserts the event id into
-`processed_events` (ON CONFLICT DO NOTHING) and the aggregate changes only if that insert
-happened. A redelivered event therefore changes nothing, and a worker killed half-way leaves
-nothing behind but a rolled-back transaction.
+An event id goes into `processed_events` (INSERT ... ON CONFLICT DO NOTHING) in the same
+transaction as the aggregate change, and the aggregate changes only for the ids that insert
+returned. A redelivered event therefore changes nothing, and a worker killed half-way leaves
+nothing behind but a rolled-back transaction. Usage events are applied in batches (one
+transaction for many events); a single event is one statement, a CTE doing both steps.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
@@ -28,7 +32,7 @@ _APPLY_USAGE = text(
         user_id, day, model, requests, prompt_tokens, completion_tokens,
         succeeded, failed, canceled, ttft_ms_sum, ttft_count, duration_ms_sum
     )
-    SELECT :user_id, :day, :model, 1, :prompt_tokens, :completion_tokens,
+    SELECT :user_id, :day, :model, :requests, :prompt_tokens, :completion_tokens,
            :succeeded, :failed, :canceled, :ttft_ms_sum, :ttft_count, :duration_ms
     FROM first_delivery
     ON CONFLICT (user_id, day, model) DO UPDATE SET
@@ -42,6 +46,37 @@ _APPLY_USAGE = text(
         ttft_count = u.ttft_count + excluded.ttft_count,
         duration_ms_sum = u.duration_ms_sum + excluded.duration_ms_sum
     RETURNING 1
+    """
+)
+
+_CLAIM_USAGE_IDS = text(
+    """
+    INSERT INTO processed_events (event_id, event_type, processed_at)
+    SELECT id, 'usage_event', now() FROM unnest(CAST(:ids AS uuid[])) AS id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+    """
+)
+
+_ADD_USAGE = text(
+    """
+    INSERT INTO usage_daily AS u (
+        user_id, day, model, requests, prompt_tokens, completion_tokens,
+        succeeded, failed, canceled, ttft_ms_sum, ttft_count, duration_ms_sum
+    ) VALUES (
+        :user_id, :day, :model, :requests, :prompt_tokens, :completion_tokens,
+        :succeeded, :failed, :canceled, :ttft_ms_sum, :ttft_count, :duration_ms
+    )
+    ON CONFLICT (user_id, day, model) DO UPDATE SET
+        requests = u.requests + excluded.requests,
+        prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = u.completion_tokens + excluded.completion_tokens,
+        succeeded = u.succeeded + excluded.succeeded,
+        failed = u.failed + excluded.failed,
+        canceled = u.canceled + excluded.canceled,
+        ttft_ms_sum = u.ttft_ms_sum + excluded.ttft_ms_sum,
+        ttft_count = u.ttft_count + excluded.ttft_count,
+        duration_ms_sum = u.duration_ms_sum + excluded.duration_ms_sum
     """
 )
 
@@ -72,6 +107,37 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+_SUMMED = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "succeeded",
+    "failed",
+    "canceled",
+    "ttft_ms_sum",
+    "ttft_count",
+    "duration_ms",
+)
+
+
+def _usage_row(event: UsageEvent) -> dict[str, Any]:
+    status = GenerationStatus(event.status)
+    return {
+        "user_id": event.user_id,
+        "day": utc_day(event.occurred_at),
+        "model": event.model,
+        "requests": 1,
+        "prompt_tokens": event.prompt_tokens,
+        "completion_tokens": event.completion_tokens,
+        "succeeded": int(status == GenerationStatus.SUCCEEDED),
+        "failed": int(status == GenerationStatus.FAILED),
+        "canceled": int(status == GenerationStatus.CANCELED),
+        "ttft_ms_sum": event.ttft_ms or 0.0,
+        "ttft_count": int(event.ttft_ms is not None),
+        "duration_ms": event.duration_ms,
+    }
+
+
 def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -89,30 +155,41 @@ class EventStore:
                 database_url,
                 pool_size=pool_size,
                 max_overflow=0,
-                pool_pre_ping=True,
+                # No ping per checkout (a round trip per event): a dead connection fails the
+                # statement, SQLAlchemy drops the pool, and the task retries.
                 pool_timeout=30,
             )
         )
 
     def apply_usage(self, event: UsageEvent) -> bool:
         """Add the event to its (user, UTC day, model) row; False if it was applied before."""
-        status = GenerationStatus(event.status)
-        params = {
-            "event_id": event.event_id,
-            "user_id": event.user_id,
-            "day": utc_day(event.occurred_at),
-            "model": event.model,
-            "prompt_tokens": event.prompt_tokens,
-            "completion_tokens": event.completion_tokens,
-            "succeeded": int(status == GenerationStatus.SUCCEEDED),
-            "failed": int(status == GenerationStatus.FAILED),
-            "canceled": int(status == GenerationStatus.CANCELED),
-            "ttft_ms_sum": event.ttft_ms or 0.0,
-            "ttft_count": int(event.ttft_ms is not None),
-            "duration_ms": event.duration_ms,
-        }
+        params = {"event_id": event.event_id, **_usage_row(event)}
         with self.engine.begin() as connection:
             return connection.execute(_APPLY_USAGE, params).first() is not None
+
+    def apply_usage_batch(self, events: Sequence[UsageEvent]) -> set[uuid.UUID]:
+        """Apply many usage events in one transaction; the ids applied now (not before)."""
+        with self.engine.begin() as connection:
+            ids = list({event.event_id for event in events})
+            fresh = {row[0] for row in connection.execute(_CLAIM_USAGE_IDS, {"ids": ids})}
+            totals: dict[tuple[uuid.UUID, date, str], dict[str, Any]] = {}
+            counted: set[uuid.UUID] = set()
+            for event in events:
+                # Twice in one batch (a redelivery overtaking the original) counts once too.
+                if event.event_id not in fresh or event.event_id in counted:
+                    continue
+                counted.add(event.event_id)
+                row = _usage_row(event)
+                key = (row["user_id"], row["day"], row["model"])
+                if key in totals:
+                    for column in _SUMMED:
+                        totals[key][column] += row[column]
+                else:
+                    totals[key] = row
+            if totals:
+                # Sorted, so concurrent workers lock rows in one order and cannot deadlock.
+                connection.execute(_ADD_USAGE, [totals[key] for key in sorted(totals, key=str)])
+        return fresh
 
     def apply_audit(self, event: AuditEvent) -> bool:
         """Record the audit entry; False if it was recorded before."""

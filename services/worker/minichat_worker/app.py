@@ -50,7 +50,9 @@ def create_app(settings: Settings, store: EventStore | None = None) -> Celery:
     settings.require("database_url", "broker_url")
     assert settings.database_url is not None
     if store is None:
-        store = EventStore.connect(settings.database_url, pool_size=settings.worker_concurrency)
+        # Usage events share one batching connection; audit events use the rest.
+        pool_size = min(settings.worker_concurrency, 8)
+        store = EventStore.connect(settings.database_url, pool_size=pool_size)
     app = Celery("minichat", set_as_current=False)
     app.conf.update(
         broker_url=settings.broker_url,

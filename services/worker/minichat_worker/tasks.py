@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from minichat.contracts.events import AUDIT_EVENT_TASK, USAGE_EVENT_TASK, AuditEvent, UsageEvent
 from minichat_worker.aggregates import EventStore
+from minichat_worker.batching import UsageBatcher
 from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,10 @@ def _summary(error: ValidationError) -> str:
 def register_tasks(app: Celery, store: EventStore) -> None:
     """The two event tasks, named as the relay addresses them; each takes the payload dict."""
     task: Any = app.task  # Celery's decorator is untyped
+    usage = UsageBatcher(store)
 
     def usage_event(self: Task, payload: Any) -> str:
-        return handle(self, "usage_event", payload, UsageEvent, store.apply_usage)
+        return handle(self, "usage_event", payload, UsageEvent, usage.apply)
 
     def audit_event(self: Task, payload: Any) -> str:
         return handle(self, "audit_event", payload, AuditEvent, store.apply_audit)

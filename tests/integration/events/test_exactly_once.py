@@ -73,7 +73,7 @@ async def _worker_waits_on_lock(db: psycopg.AsyncConnection) -> bool:
     cursor = await db.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND wait_event_type = 'Lock' AND query LIKE %s",
-        ("%first_delivery%",),
+        ("%INSERT INTO usage_daily%",),
     )
     row = await cursor.fetchone()
     return bool(row and row[0] > 0)
