@@ -89,6 +89,8 @@ def create_app(settings: Settings, store: EventStore | None = None) -> Celery:
 def declare_dead_letters(app: Celery) -> None:
     """Declare the dead-letter queue, which the worker never consumes, before consuming."""
     with app.connection_for_write() as connection:
+        # A broker still starting is waited for, as Celery itself does, not a crash.
+        connection.ensure_connection(max_retries=None, interval_start=1, interval_max=10)
         DEAD_LETTERS(connection.default_channel).declare()
         EVENTS(connection.default_channel).declare()
     logger.info("dead letters go to queue %s", DEAD_LETTER_QUEUE)

@@ -1,0 +1,63 @@
+"""A database the worker cannot reach is retried with backoff; the event arrives once after."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.integration.events.conftest import (
+    add_events,
+    requests_of,
+    run_worker,
+    running_relay,
+    usage_event,
+    wait_for,
+)
+
+
+async def _sent(db: psycopg.AsyncConnection, event_id: uuid.UUID) -> bool:
+    cursor = await db.execute("SELECT sent_at IS NOT NULL FROM outbox WHERE id = %s", (event_id,))
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+async def test_the_worker_retries_until_the_database_is_back(
+    worker_env: dict[str, str],
+    tmp_path: Path,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    db_events: psycopg.AsyncConnection,
+    broker_url: str,
+) -> None:
+    user_id = uuid.uuid4()
+    event = usage_event(user_id)
+    async with running_relay(engine, broker_url):
+        await add_events(sessions, [event])
+        await wait_for(lambda: _sent(db_events, event.event_id), "the event to be published")
+    await engine.dispose()
+    name = (await (await db_events.execute("SELECT current_database()")).fetchone() or [""])[0]
+    allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+    async with await psycopg.AsyncConnection.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        await admin.execute(allow.format(sql.Identifier(name), sql.SQL("false")))
+        try:
+            with run_worker(worker_env, tmp_path, "patient") as worker:
+                await wait_for(
+                    lambda: asyncio.sleep(0, "database unavailable" in worker.output()),
+                    "the worker to meet the outage",
+                )
+                assert await requests_of(db_events, user_id) == 0
+                await admin.execute(allow.format(sql.Identifier(name), sql.SQL("true")))
+                await wait_for(lambda: _one(db_events, user_id), "the retried event")
+        finally:
+            await admin.execute(allow.format(sql.Identifier(name), sql.SQL("true")))
+    assert await requests_of(db_events, user_id) == 1
+
+
+async def _one(db: psycopg.AsyncConnection, user_id: uuid.UUID) -> bool:
+    return await requests_of(db, user_id) == 1
