@@ -53,6 +53,7 @@ const stopButton = (page) => page.getByRole("button", { name: "Stop generating" 
 const regenerateButton = (page) => page.getByRole("button", { name: "Regenerate answer" });
 const chatLink = (page, title) => page.getByRole("navigation", { name: "Chats" }).getByRole("link", { name: title, exact: true });
 const userMessage = (page, text) => page.locator("article.message.user").getByText(text, { exact: true });
+const streamingAnswer = (page) => page.locator('article.message.assistant[aria-busy="true"]');
 const lastAnswer = (page) => page.locator("article.message.assistant").last();
 
 async function register(page, url, email) {
@@ -130,7 +131,7 @@ async function main() {
     await page.waitForURL(/\/chat\/[0-9a-f-]{36}$/, { timeout: WAIT });
     const firstChatUrl = page.url();
     await stopButton(page).waitFor({ timeout: WAIT });
-    await lastAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
+    await streamingAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
     check(await composer(page).isDisabled(), "the composer is disabled while the answer streams");
     await shot(page, "chat-streaming-light");
     await waitForAnswer(page);
@@ -142,7 +143,7 @@ async function main() {
     await composer(page).fill("Please stop early");
     await composer(page).press("Enter");
     await stopButton(page).waitFor({ timeout: WAIT });
-    await lastAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
+    await streamingAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
     await stopButton(page).click();
     await lastAnswer(page).getByText("Stopped", { exact: true }).waitFor({ timeout: WAIT });
     const stopped = normalize(await lastAnswer(page).locator(".markdown").innerText());
@@ -177,7 +178,7 @@ async function main() {
     step("a reload during a generation re-attaches to its stream");
     await composer(page).fill("Keep going through a reload");
     await composer(page).press("Enter");
-    await lastAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
+    await streamingAnswer(page).getByText(FIRST_WORDS).waitFor({ timeout: WAIT });
     await page.reload();
     await userMessage(page, "Keep going through a reload").waitFor({ timeout: WAIT });
     await waitForAnswer(page);
