@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_URL, TEST_JWT_SECRET
+from tests.conftest import REDIS_URL, TEST_JWT_SECRET, ScratchDatabases
 from tests.processes import Service, serve
 
 REPO = Path(__file__).resolve().parents[3]
@@ -96,11 +97,13 @@ def web_api(
 
 @pytest.fixture
 def broken_api(
-    web_tools: WebTools, database_url: str, redis_prefix: str, tmp_path: Path
+    web_tools: WebTools, test_databases: ScratchDatabases, redis_prefix: str, tmp_path: Path
 ) -> Iterator[Service]:
-    """A second api on the same database whose inference plane is unreachable: answers fail."""
+    """An api whose inference plane is unreachable, so answers fail. Its own database and keys:
+    sharing them, the healthy api's reaper could adopt (and answer) its generations."""
     del web_tools
-    env = api_env(database_url, redis_prefix, "http://127.0.0.1:1")
+    database = test_databases.create(f"web_broken_{uuid.uuid4().hex[:6]}")
+    env = api_env(database, f"{redis_prefix}broken:", "http://127.0.0.1:1")
     env["INFERENCE_CONNECT_TIMEOUT_SECONDS"] = "1"
     with serve(["api"], env, tmp_path) as service:
         yield service
