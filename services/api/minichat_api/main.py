@@ -11,16 +11,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
+from minichat_api.local_publisher import Deliver
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.state import AppState
 from minichat_api.webui import mount_web_ui
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, event_sink: Deliver | None = None) -> FastAPI:
+    """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`)."""
     settings = settings or get_settings()
     # Built now, not in the lifespan, so a misconfigured process fails before it listens.
-    state = AppState.build(settings)
+    state = AppState.build(settings, event_sink)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

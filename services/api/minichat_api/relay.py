@@ -1,15 +1,11 @@
-"""The outbox relay: publishes committed outbox rows to RabbitMQ and marks them sent on confirm.
+"""The outbox relay: hands committed outbox rows to a publisher and marks them sent once delivered.
 
 Several relays (one per api replica, or `minichat relay`) share the table: each claims a batch
 with `SELECT ... FOR UPDATE SKIP LOCKED`, publishes it, and marks the rows sent in the same
-transaction once the broker has confirmed them. A crash between confirm and commit republishes
-the batch later; the worker applies each event id once, so that costs nothing but a duplicate.
-
-Why aio-pika and hand-built Celery messages rather than Celery's `send_task`: the relay lives
-in the asyncio api, and aio-pika publishes a whole batch on a confirming channel and awaits the
-confirms together (about one round trip per batch; kombu's `confirm_publish` waits on every
-message). It also keeps Celery out of the api. Each message is a Celery protocol-2 task message
-(`task` and `id` headers, body `[[payload], {}, {...}]`) so the worker consumes it as a task.
+transaction once the publisher has delivered them (RabbitMQ confirms, see amqp_publisher; or,
+in the all-in-one mode, the in-process worker applied them). A crash between delivery and
+commit delivers the batch again later; events are applied once per id, so that costs nothing
+but a duplicate.
 """
 
 from __future__ import annotations
@@ -23,23 +19,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
-from pamqp.commands import Basic
 from prometheus_client import Counter, Gauge
 from sqlalchemy import ARRAY, Text, Uuid, any_, cast, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from minichat.contracts.events import (
-    DEAD_LETTER_EXCHANGE,
-    DEAD_LETTER_QUEUE,
-    EVENTS_EXCHANGE,
-    EVENTS_QUEUE,
-    EVENTS_QUEUE_ARGUMENTS,
-    EVENTS_ROUTING_KEY,
-    TASK_BY_EVENT_TYPE,
-)
 from minichat.db.models import OutboxEvent
+from minichat_api.amqp_publisher import AmqpPublisher
+from minichat_api.outbox_rows import OutboxRow, Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -57,47 +43,29 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 METRICS_REFRESH_SECONDS = 1.0
 
 
-_BODY_TAIL = ',{},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]'
-
-
-def task_message(event_id: uuid.UUID, task: str, payload_json: str) -> aio_pika.Message:
-    """One outbox row as a Celery protocol-2 task message: `task(payload)`, task id = event id.
-
-    Only the headers Celery needs: every header costs encoding time on the hot path. The
-    payload is the row's JSON text as stored, spliced into the body without a decode.
-    """
-    task_id = str(event_id)
-    return aio_pika.Message(
-        ("[[" + payload_json + "]" + _BODY_TAIL).encode(),
-        headers={"task": task, "id": task_id, "root_id": task_id, "retries": 0},
-        content_type="application/json",
-        content_encoding="utf-8",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        correlation_id=task_id,
-    )
-
-
 class OutboxRelay:
     """Moves outbox rows to the broker until stopped; broker or database outages only delay."""
 
     def __init__(
         self,
         engine: AsyncEngine,
-        broker_url: str,
+        publisher: Publisher | str,
         *,
         batch_size: int = 500,
         poll_interval: float = 0.2,
         max_backoff: float = 10.0,
         publish_timeout: float = 30.0,
     ) -> None:
+        """`publisher`: a broker URL (RabbitMQ), or any `Publisher`."""
         self.engine = engine
-        self.broker_url = broker_url
+        self.publisher = (
+            AmqpPublisher(publisher, publish_timeout=publish_timeout)
+            if isinstance(publisher, str)
+            else publisher
+        )
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
-        self.publish_timeout = publish_timeout
-        self._connection: AbstractConnection | None = None
-        self._exchanges: tuple[AbstractExchange, AbstractExchange] | None = None
         self._task: asyncio.Task[None] | None = None
         self._metrics_at = 0.0
 
@@ -110,7 +78,7 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._disconnect()
+        await self.publisher.close()
 
     async def run(self) -> None:
         """Relay forever: a full batch goes straight on, an empty one waits `poll_interval`."""
@@ -125,7 +93,7 @@ class OutboxRelay:
                 # Anything at all: the api must keep serving, and the rows stay in the outbox.
                 OUTBOX_PUBLISH_FAILURES.inc()
                 logger.warning("outbox relay: %s; retrying in %.1fs", _describe(exc), backoff)
-                await self._disconnect()
+                await self.publisher.close()
                 await asyncio.sleep(backoff)
                 backoff = min(self.max_backoff, max(backoff * 2, 0.1))
                 continue
@@ -134,8 +102,7 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_interval)
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent rows; the number confirmed and marked sent."""
-        events, dead_letters = await self._connect()
+        """Publish one batch of unsent rows; the number delivered and marked sent."""
         failure: BaseException | None = None
         async with self.engine.begin() as connection:
             rows = (
@@ -149,10 +116,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(self._publish(events, dead_letters, r[0], r[1], r[2]) for r in rows),
-                return_exceptions=True,
-            )
+            results = await self.publisher.publish([OutboxRow(r[0], r[1], r[2]) for r in rows])
             confirmed = [row[0] for row, result in zip(rows, results, strict=True) if not result]
             refused = [row[0] for row, result in zip(rows, results, strict=True) if result]
             failure = next((r for r in results if isinstance(r, BaseException)), None)
@@ -163,69 +127,19 @@ class OutboxRelay:
             raise failure
         return len(confirmed)
 
-    async def _publish(
-        self,
-        events: AbstractExchange,
-        dead_letters: AbstractExchange,
-        event_id: uuid.UUID,
-        event_type: str,
-        payload: str,
-    ) -> BaseException | None:
-        task = TASK_BY_EVENT_TYPE.get(event_type)
-        if task is None:
-            # No task would take it: straight to the dead letters, where people can look.
-            logger.error(
-                "outbox row %s has unknown event_type %r; dead-lettered", event_id, event_type
-            )
-            exchange, routing_key = dead_letters, DEAD_LETTER_QUEUE
-            task = f"minichat.{event_type}"
-        else:
-            exchange, routing_key = events, EVENTS_ROUTING_KEY
-        confirmation = await exchange.publish(
-            task_message(event_id, task, payload),
-            routing_key,
-            mandatory=True,
-            timeout=self.publish_timeout,
-        )
-        if not isinstance(confirmation, Basic.Ack):
-            return RuntimeError(f"broker did not confirm event {event_id}: {confirmation!r}")
-        return None
-
     @staticmethod
-    async def _mark(connection: Any, ids: Sequence[uuid.UUID], *, sent: bool) -> None:
+    async def _mark(connection: AsyncConnection, ids: Sequence[uuid.UUID], *, sent: bool) -> None:
         if not ids:
             return
         values: dict[str, Any] = {"attempts": OutboxEvent.attempts + 1}
         if sent:
             values["sent_at"] = func.now()
-        # One array parameter, not one bind parameter per id.
-        await connection.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == any_(cast(list(ids), ARRAY(Uuid))))
-            .values(**values)
-        )
-
-    async def _connect(self) -> tuple[AbstractExchange, AbstractExchange]:
-        if self._connection is not None and self._exchanges is not None:
-            if not self._connection.is_closed:
-                return self._exchanges
-            await self._disconnect()
-        connection = await aio_pika.connect(self.broker_url, timeout=10)
-        try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchanges = await declare_topology(channel)
-        except BaseException:
-            await connection.close()
-            raise
-        self._connection = connection
-        logger.info("outbox relay connected to the broker")
-        return self._exchanges
-
-    async def _disconnect(self) -> None:
-        connection, self._connection, self._exchanges = self._connection, None, None
-        if connection is not None and not connection.is_closed:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(connection.close(), timeout=5)
+        if connection.dialect.name == "postgresql":
+            # One array parameter, not one bind parameter per id.
+            matches = OutboxEvent.id == any_(cast(list(ids), ARRAY(Uuid)))
+        else:
+            matches = OutboxEvent.id.in_(ids)
+        await connection.execute(update(OutboxEvent).where(matches).values(**values))
 
     async def _refresh_metrics(self) -> None:
         now = time.monotonic()
@@ -247,23 +161,6 @@ class OutboxRelay:
         OUTBOX_BACKLOG.set(count)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.set(max(0.0, age))
-
-
-async def declare_topology(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:
-    """The events exchange and queue and their dead letters, exactly as the worker declares them."""
-    dead_letters = await channel.declare_exchange(
-        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    dead_queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
-    await dead_queue.bind(dead_letters, DEAD_LETTER_QUEUE)
-    events = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    queue = await channel.declare_queue(
-        EVENTS_QUEUE, durable=True, arguments=dict(EVENTS_QUEUE_ARGUMENTS)
-    )
-    await queue.bind(events, EVENTS_ROUTING_KEY)
-    return events, dead_letters
 
 
 def _describe(exc: BaseException) -> str:

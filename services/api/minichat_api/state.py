@@ -10,7 +10,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
+from minichat.errors import ConfigError
 from minichat.settings import Settings
+from minichat_api.local_publisher import Deliver, LocalPublisher
+from minichat_api.outbox_rows import Publisher
 from minichat_api.relay import OutboxRelay
 from minichat_api.runner import GenerationRunner
 from minichat_api.security import AccessTokens
@@ -48,7 +51,8 @@ class AppState:
         )
 
     @classmethod
-    def build(cls, settings: Settings) -> AppState:
+    def build(cls, settings: Settings, event_sink: Deliver | None = None) -> AppState:
+        """`event_sink`: where `BROKER_URL=memory://` delivers events (wired by `minichat up`)."""
         relay_needs = ("broker_url",) if settings.relay_in_api else ()
         settings.require("database_url", "jwt_secret", "redis_url", "inference_url", *relay_needs)
         assert settings.database_url and settings.jwt_secret
@@ -59,7 +63,7 @@ class AppState:
             assert settings.broker_url
             relay = OutboxRelay(
                 engine,
-                settings.broker_url,
+                _publisher(settings.broker_url, event_sink),
                 batch_size=settings.relay_batch_size,
                 poll_interval=settings.relay_poll_interval_ms / 1000,
             )
@@ -125,3 +129,14 @@ def open_streams(settings: Settings) -> GenerationStreams:
         retention_seconds=settings.stream_retention_seconds,
         max_events=settings.stream_max_events,
     )
+
+
+def _publisher(broker_url: str, event_sink: Deliver | None) -> Publisher | str:
+    if not broker_url.startswith(MEMORY_URL):
+        return broker_url
+    if event_sink is None:
+        raise ConfigError(
+            "BROKER_URL=memory:// delivers events inside `minichat up` only; "
+            "point BROKER_URL at RabbitMQ (e.g. amqp://guest:guest@127.0.0.1:5672//)"
+        )
+    return LocalPublisher(event_sink)
