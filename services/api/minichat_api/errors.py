@@ -78,7 +78,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         logger.error("request failed: %s", exc.message)
-    return error_response(status, exc.code, exc.message, exc.field, headers or None)
+    return error_response(status, exc.code, exc.message, exc.field, headers or None, **exc.details)
 
 
 def field_of(location: Sequence[int | str]) -> str | None:

@@ -8,10 +8,19 @@ class MiniChatError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # Machine-readable extras a client can act on, e.g. the id of the conflicting thing.
+        self.details = details or {}
         if code is not None:
             self.code = code
 

@@ -165,6 +165,7 @@ async def test_a_second_generation_while_one_runs_is_conflict(
     )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "generation_in_progress"
+    assert again.json()["error"]["generation_id"] == generation["id"]
     await slow_client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
 
 

@@ -77,6 +77,7 @@ async def create_generation(
         raise Conflict(
             f"generation {active_id} is still running in this chat; cancel it or wait",
             code="generation_in_progress",
+            details={"generation_id": str(active_id)},
         )
     if last_user_message is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
