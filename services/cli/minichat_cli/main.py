@@ -10,9 +10,9 @@ from minichat import __version__
 from minichat.errors import ConfigError
 from minichat.logs import configure_logging
 from minichat.settings import get_settings
-from minichat_cli.commands import api, inference, migrate, model, relay, worker
+from minichat_cli.commands import api, inference, migrate, model, relay, up, worker
 
-COMMANDS = (api, inference, migrate, model, worker, relay)
+COMMANDS = (up, api, inference, migrate, model, worker, relay)
 
 
 def build_parser() -> argparse.ArgumentParser:

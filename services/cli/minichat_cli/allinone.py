@@ -1,0 +1,156 @@
+"""`minichat up`: every part of MiniChat on one machine, with embedded defaults.
+
+The same packages as production, on other URLs: SQLite for PostgreSQL, in-process streams for
+Redis (`memory://`), the worker's own apply code called in-process for RabbitMQ (`memory://`),
+and the inference plane as a child process running the embedded model. Settings given in the
+environment win over these defaults, so any part can still be pointed at a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from minichat.db import migrate
+from minichat.errors import ConfigError
+from minichat.settings import Settings
+
+MEMORY = "memory://"
+_INFERENCE_START_SECONDS = 1800  # a first start assembles the model file
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "minichat"
+
+
+def embedded_settings(base: Settings, data_dir: Path) -> Settings:
+    """`base` with every unset URL filled by its embedded default, and a persisted secret."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {"environment": "local"}
+    if not base.database_url:
+        updates["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'minichat.db'}"
+    if not base.redis_url:
+        updates["redis_url"] = MEMORY
+    if not base.broker_url:
+        updates["broker_url"] = MEMORY
+    if base.jwt_secret is None:
+        updates["jwt_secret"] = SecretStr(_persisted_secret(data_dir / "jwt-secret"))
+    if not base.web_dist_dir:
+        bundled = bundled_web_ui()
+        if bundled is not None:
+            updates["web_dist_dir"] = str(bundled)
+    return base.model_copy(update=updates)
+
+
+def bundled_web_ui() -> Path | None:
+    """The built web UI shipped inside this package (see scripts/build-web.sh)."""
+    directory = Path(str(files("minichat_cli") / "web"))
+    return directory if (directory / "index.html").is_file() else None
+
+
+def _persisted_secret(path: Path) -> str:
+    if path.is_file():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    return secret
+
+
+def run_migrations(settings: Settings) -> None:
+    assert settings.database_url is not None
+    print("==> migrating the database", flush=True)
+    migrate.upgrade(settings.database_url, report=lambda line: print(f"    {line}", flush=True))
+
+
+@contextmanager
+def inference_process(settings: Settings, data_dir: Path) -> Iterator[str]:
+    """The inference plane as a child process on a free port; yields its URL once ready."""
+    port = _free_port()
+    env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    env.setdefault("INFERENCE_BACKEND", settings.inference_backend)
+    log = (data_dir / "inference.log").open("ab")
+    print(f"==> starting the inference plane ({settings.inference_backend})", flush=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minichat_cli.main", "inference", "--port", str(port)],
+        env=env,
+        # The model's progress bar goes to the terminal; the server's own lines to the log.
+        stdout=log,
+        stderr=None,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(process, url, data_dir / "inference.log")
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + _INFERENCE_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError(f"the inference plane stopped while starting; see {log}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise ConfigError(f"the inference plane was not ready after {_INFERENCE_START_SECONDS} s")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def serve_api(settings: Settings, host: str, port: int) -> None:
+    """The api with the in-process event consumer, announced once it listens."""
+    import uvicorn
+
+    from minichat_api.main import create_app
+    from minichat_worker.aggregates import EventStore
+    from minichat_worker.local import LocalEventSink
+
+    assert settings.database_url is not None
+    store = EventStore.connect(settings.database_url, pool_size=2)
+    sink = LocalEventSink(store)
+    app = create_app(settings, event_sink=sink.deliver)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+    )
+    serving = asyncio.create_task(server.serve())
+    # uvicorn exposes only a flag for "listening"; poll it briefly.
+    while not server.started and not serving.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    if server.started:
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+        print(f"==> MiniChat is running: open http://{shown}:{port}", flush=True)
+    try:
+        await serving
+    finally:
+        store.close()

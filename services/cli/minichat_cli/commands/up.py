@@ -1,0 +1,46 @@
+"""`minichat up`: everything on this machine, embedded defaults, one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from minichat.settings import get_settings
+from minichat_cli import allinone
+from minichat_cli.serving import add_server_arguments
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "up",
+        help="run all of MiniChat here (web UI, api, model, events) with embedded defaults",
+        description=(
+            "Run MiniChat in one process tree: SQLite, in-process streams and events, the "
+            "embedded Gemma model and the web UI on one port. Any of DATABASE_URL, REDIS_URL, "
+            "BROKER_URL, INFERENCE_URL set in the environment is used instead of its default."
+        ),
+    )
+    add_server_arguments(parser, default_port=8000)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"where data is kept across restarts (default: {allinone.default_data_dir()})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir: Path = (args.data_dir or allinone.default_data_dir()).expanduser().resolve()
+    settings = allinone.embedded_settings(get_settings(), data_dir)
+    print(f"==> MiniChat all-in-one, data in {data_dir}", flush=True)
+    allinone.run_migrations(settings)
+    if settings.inference_url:
+        asyncio.run(allinone.serve_api(settings, args.host, args.port))
+        return 0
+    with allinone.inference_process(settings, data_dir) as inference_url:
+        wired = settings.model_copy(update={"inference_url": inference_url})
+        asyncio.run(allinone.serve_api(wired, args.host, args.port))
+    return 0
