@@ -22,13 +22,17 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import Engine, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.contracts.events import UsageEvent
+from minichat.db import migrate
+from minichat.db.models import UsageDaily
 from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
 from minichat_api.relay import OutboxRelay
+from minichat_worker.aggregates import EventStore
 from tests.conftest import BROKER_VHOST, ScratchDatabases, rabbitmqctl
 from tests.processes import MINICHAT, stop
 
@@ -73,6 +77,34 @@ def run_worker(env: dict[str, str], log_dir: Path, name: str = "worker") -> Iter
 @pytest.fixture(scope="session")
 def events_database_url(test_databases: ScratchDatabases) -> str:
     return test_databases.create("events")
+
+
+@pytest.fixture(scope="session")
+def sqlite_events_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The all-in-one mode's database: a SQLite file, through the same migrations."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('events') / 'minichat.db'}"
+    migrate.upgrade(url, report=lambda _line: None)
+    return url
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest) -> Iterator[EventStore]:
+    """An EventStore on each database the events can live in: the test runs once per database."""
+    fixture = "events_database_url" if request.param == "postgresql" else "sqlite_events_url"
+    store = EventStore.connect(request.getfixturevalue(fixture), pool_size=4)
+    yield store
+    store.close()
+
+
+def usage_totals(engine: Engine, user_id: uuid.UUID) -> tuple[int, int]:
+    """The user's requests and prompt tokens over all days and models, on either database."""
+    query = select(
+        func.coalesce(func.sum(UsageDaily.requests), 0),
+        func.coalesce(func.sum(UsageDaily.prompt_tokens), 0),
+    ).where(UsageDaily.user_id == user_id)
+    with engine.connect() as connection:
+        requests, prompt_tokens = connection.execute(query).one()
+    return int(requests), int(prompt_tokens)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from minichat.contracts.events import TASK_BY_EVENT_TYPE, USAGE_EVENT_TASK, Usag
 from minichat.errors import InvalidInput
 from minichat_api.amqp_publisher import task_message
 from minichat_api.usecases.usage import DEFAULT_DAYS, day_range
-from minichat_worker.aggregates import utc_day
+from minichat_worker.aggregates import sync_database_url, utc_day
 from minichat_worker.tasks import RETRY_MAX_SECONDS, retry_delay
 
 
@@ -45,6 +45,15 @@ def test_the_day_of_an_event_is_its_utc_day() -> None:
     assert utc_day(late_in_new_york) == date(2026, 3, 2)
     assert utc_day(datetime(2026, 3, 1, 23, 59, 59)) == date(2026, 3, 1)
     assert utc_day(datetime(2026, 3, 1, 0, 0, tzinfo=UTC)) == date(2026, 3, 1)
+
+
+def test_the_event_store_reaches_sqlite_through_the_sync_driver() -> None:
+    assert (
+        sync_database_url("sqlite+aiosqlite:////data/minichat.db") == "sqlite:////data/minichat.db"
+    )
+    assert sync_database_url("sqlite:///relative.db") == "sqlite:///relative.db"
+    postgres = "postgresql+psycopg://user:p%40ss@db:5432/minichat"
+    assert sync_database_url(postgres) == postgres
 
 
 def test_database_retries_back_off_to_a_ceiling() -> None:
