@@ -215,3 +215,9 @@ async def requests_of(db: psycopg.AsyncConnection, user_id: uuid.UUID) -> int:
     row = await cursor.fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def outbox_row_sent(db: psycopg.AsyncConnection, event_id: uuid.UUID) -> bool:
+    cursor = await db.execute("SELECT sent_at IS NOT NULL FROM outbox WHERE id = %s", (event_id,))
+    row = await cursor.fetchone()
+    return bool(row and row[0])

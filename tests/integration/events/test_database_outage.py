@@ -13,18 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.integration.events.conftest import (
     add_events,
+    outbox_row_sent,
     requests_of,
     run_worker,
     running_relay,
     usage_event,
     wait_for,
 )
-
-
-async def _sent(db: psycopg.AsyncConnection, event_id: uuid.UUID) -> bool:
-    cursor = await db.execute("SELECT sent_at IS NOT NULL FROM outbox WHERE id = %s", (event_id,))
-    row = await cursor.fetchone()
-    return bool(row and row[0])
 
 
 async def test_the_worker_retries_until_the_database_is_back(
@@ -39,7 +34,9 @@ async def test_the_worker_retries_until_the_database_is_back(
     event = usage_event(user_id)
     async with running_relay(engine, broker_url):
         await add_events(sessions, [event])
-        await wait_for(lambda: _sent(db_events, event.event_id), "the event to be published")
+        await wait_for(
+            lambda: outbox_row_sent(db_events, event.event_id), "the event to be published"
+        )
     await engine.dispose()
     name = (await (await db_events.execute("SELECT current_database()")).fetchone() or [""])[0]
     allow = sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")

@@ -18,18 +18,13 @@ from minichat_worker.aggregates import utc_day
 from tests.integration.events.conftest import (
     Worker,
     add_events,
+    outbox_row_sent,
     queue_drained,
     requests_of,
     run_worker,
     usage_event,
     wait_for,
 )
-
-
-async def _sent(db: psycopg.AsyncConnection, event_id: uuid.UUID) -> bool:
-    cursor = await db.execute("SELECT sent_at IS NOT NULL FROM outbox WHERE id = %s", (event_id,))
-    row = await cursor.fetchone()
-    return bool(row and row[0])
 
 
 async def test_an_event_published_twice_is_counted_once(
@@ -41,14 +36,16 @@ async def test_an_event_published_twice_is_counted_once(
     user_id = uuid.uuid4()
     event = usage_event(user_id, prompt_tokens=5, completion_tokens=9)
     await add_events(sessions, [event])
-    await wait_for(lambda: _sent(db_events, event.event_id), "the relay to send the event")
+    await wait_for(
+        lambda: outbox_row_sent(db_events, event.event_id), "the relay to send the event"
+    )
     await wait_for(
         lambda: _applied(db_events, user_id, 1), "the worker to apply the event", seconds=60
     )
 
     # As if a relay died after the broker's confirm but before its commit: sent again.
     await db_events.execute("UPDATE outbox SET sent_at = NULL WHERE id = %s", (event.event_id,))
-    await wait_for(lambda: _sent(db_events, event.event_id), "the relay to send it again")
+    await wait_for(lambda: outbox_row_sent(db_events, event.event_id), "the relay to send it again")
     await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume both copies")
 
     cursor = await db_events.execute(
