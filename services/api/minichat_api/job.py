@@ -60,6 +60,9 @@ class GenerationJob:
     upstream: Upstream
     config: JobConfig
     resume: Resume = field(default_factory=Resume)
+    # A fresh generation's claim (queued -> streaming) runs while the model computes its first
+    # token; nothing is written until it has succeeded.
+    claimed: asyncio.Task[bool] | None = None
     _stop: StopReason | None = None
     _upstream_task: asyncio.Task[Usage | None] | None = None
 
@@ -83,7 +86,7 @@ class GenerationJob:
             self.stop(StopReason.RELINQUISHED)
             raise
         status, error = self._outcome()
-        if self._stop is StopReason.RELINQUISHED:
+        if self._stop is StopReason.RELINQUISHED or not await self._claim_held():
             return
         try:
             await writer.drain()
@@ -121,6 +124,9 @@ class GenerationJob:
             continue_final_message=bool(self.resume.text),
         ):
             if chunk.text:
+                if not await self._claim_held():
+                    self._stop = StopReason.RELINQUISHED
+                    return None
                 if counters.ttft_ms is None:
                     counters.ttft_ms = (time.monotonic() - started) * 1000
                     metrics.TIME_TO_FIRST_TOKEN.observe(counters.ttft_ms / 1000)
@@ -137,6 +143,9 @@ class GenerationJob:
                 await self._checkpoint(writer, counters)
                 last_checkpoint, since_checkpoint = time.monotonic(), 0
         return usage
+
+    async def _claim_held(self) -> bool:
+        return True if self.claimed is None else await self.claimed
 
     async def _checkpoint(self, writer: DeltaWriter, counters: _Counters) -> None:
         """Save the text so far; a lost lease (someone adopted us) or a cancel stops the job."""

@@ -10,6 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -23,10 +24,16 @@ from minichat_api.final_events import final_events
 from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
-from minichat_api.upstream import Upstream
+from minichat_api.upstream import ChatTurn, Upstream
 from minichat_api.usecases.generations import ACTIVE, active_generations, finish, transition
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FreshStart:
+    prompt: list[ChatTurn]
+    model: str
 
 
 def new_runner_id() -> str:
@@ -70,10 +77,18 @@ class GenerationRunner:
             # Expire our heartbeat at once, so peers adopt our generations without waiting.
             await asyncio.wait_for(self._streams.heartbeat(self.runner_id, 1), timeout=1)
 
-    def submit(self, generation_id: uuid.UUID, *, adopted: bool = False) -> None:
+    def submit(
+        self,
+        generation_id: uuid.UUID,
+        *,
+        adopted: bool = False,
+        fresh: FreshStart | None = None,
+    ) -> None:
+        """Run a generation. `fresh`: what its creator already knows, so the model can start
+        before the database has recorded that it did."""
         if generation_id in self._tasks:
             return
-        task = asyncio.create_task(self._run(generation_id, adopted))
+        task = asyncio.create_task(self._run(generation_id, adopted, fresh))
         self._tasks[generation_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(generation_id, None))
 
@@ -84,10 +99,17 @@ class GenerationRunner:
         job.stop(StopReason.CANCELED)
         return True
 
-    async def _run(self, generation_id: uuid.UUID, adopted: bool) -> None:
+    async def _run(self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None) -> None:
         async with self._slots:
             try:
-                job = await self._prepare(generation_id, adopted)
+                if fresh is not None and not adopted:
+                    job: GenerationJob | None = self._job(
+                        generation_id, fresh.prompt, fresh.model, Resume()
+                    )
+                    assert job is not None
+                    job.claimed = asyncio.create_task(self._claim(generation_id))
+                else:
+                    job = await self._prepare(generation_id, adopted)
                 if job is None:
                     return
                 self._jobs[generation_id] = job
@@ -127,7 +149,15 @@ class GenerationRunner:
                 session, generation, self._settings.generation_context_chars
             )
         resume = await self._resume_point(generation) if adopted else Resume()
-        job = GenerationJob(
+        job = self._job(generation_id, prompt, generation.model, resume)
+        if await self._streams.cancel_requested(generation_id):
+            job.stop(StopReason.CANCELED)
+        return job
+
+    def _job(
+        self, generation_id: uuid.UUID, prompt: list[ChatTurn], model: str, resume: Resume
+    ) -> GenerationJob:
+        return GenerationJob(
             generation_id=generation_id,
             prompt=prompt,
             sessions=self._sessions,
@@ -135,16 +165,26 @@ class GenerationRunner:
             upstream=self._upstream,
             config=JobConfig(
                 runner_id=self.runner_id,
-                model=generation.model,
+                model=model,
                 max_tokens=self._settings.generation_max_tokens,
                 checkpoint_every_tokens=self._settings.checkpoint_every_tokens,
                 checkpoint_interval_s=self._settings.checkpoint_interval_ms / 1000,
             ),
             resume=resume,
         )
-        if await self._streams.cancel_requested(generation_id):
-            job.stop(StopReason.CANCELED)
-        return job
+
+    async def _claim(self, generation_id: uuid.UUID) -> bool:
+        """queued -> streaming for a generation of ours; False if it is not ours to run."""
+        async with self._sessions() as session:
+            claimed = await transition(
+                session,
+                generation_id,
+                GenerationStatus.STREAMING,
+                runner_id=self.runner_id,
+                started_at=datetime.now(UTC),
+            )
+            await session.commit()
+        return claimed is not None
 
     async def _resume_point(self, generation: Generation) -> Resume:
         """What the client has already seen: the stream itself, or the checkpoint if it is gone."""

@@ -11,6 +11,8 @@ from sse_starlette import EventSourceResponse
 from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
+from minichat_api.prompt import build_prompt
+from minichat_api.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
 from minichat_api.sse import generation_events
@@ -43,7 +45,8 @@ async def create_generation(
         idempotency_key=idempotency_key,
     )
     if created:
-        state.runner.submit(generation.id)
+        prompt = await build_prompt(session, generation, state.settings.generation_context_chars)
+        state.runner.submit(generation.id, fresh=FreshStart(prompt, generation.model))
     return GenerationPublic.of(generation)
 
 
