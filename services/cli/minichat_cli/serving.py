@@ -26,6 +26,9 @@ def serve(app: Any, args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        # Longer than the usual load-balancer idle timeout (60 s), so the proxy, not uvicorn,
+        # closes idle connections: no request is sent on a socket being closed.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
     return 0
