@@ -39,7 +39,9 @@ class StreamHub:
     def __init__(self, redis: Redis, wake_key: str) -> None:
         self._redis = redis
         self._wake_key = wake_key
-        self._wake_last = "$"
+        # The wake stream is this hub's own (a fresh key), so reading it from the start misses
+        # no wake-up, even one sent while no read was blocked.
+        self._wake_last = "0-0"
         self._followers: dict[str, set[_Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
 
