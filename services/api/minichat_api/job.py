@@ -145,7 +145,9 @@ class GenerationJob:
         return usage
 
     async def _claim_held(self) -> bool:
-        return True if self.claimed is None else await self.claimed
+        # Shielded: stopping the job must not cancel the claim, whose outcome decides whether
+        # this process writes the generation's end.
+        return True if self.claimed is None else await asyncio.shield(self.claimed)
 
     async def _checkpoint(self, writer: DeltaWriter, counters: _Counters) -> None:
         """Save the text so far; a lost lease (someone adopted us) or a cancel stops the job."""

@@ -184,6 +184,9 @@ class GenerationRunner:
                 started_at=datetime.now(UTC),
             )
             await session.commit()
+        # A cancel raised before this job was listening would otherwise be missed.
+        if claimed is not None and await self._streams.cancel_requested(generation_id):
+            self.cancel_local(generation_id)
         return claimed is not None
 
     async def _resume_point(self, generation: Generation) -> Resume:

@@ -6,6 +6,7 @@ no decoding and re-encoding per client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 # How long the feed waits quietly before checking the stream still exists (and pinging).
 _IDLE_CHECK_SECONDS = 5.0
 _PING = b": ping\n\n"
+_POLL_TIMEOUT_SECONDS = 3.0
 
 
 def frame(events: Iterable[StreamEvent]) -> bytes:
@@ -65,7 +67,18 @@ async def _live(
         if not followed:
             # A quiet while: read the stream directly too, so a delivery the follower missed
             # costs a few seconds, never a client waiting forever.
-            events = await streams.read(generation_id, after, block_ms=0)
+            try:
+                events = await asyncio.wait_for(
+                    streams.read(generation_id, after, block_ms=0), _POLL_TIMEOUT_SECONDS
+                )
+            except Exception as exc:
+                logger.warning("generation %s: stream unreadable (%r)", generation_id, exc)
+                ended = await _stored_replay(generation_id, sessions)
+                if ended is not None:
+                    yield frame(ended[-1:])
+                    return
+                yield _PING
+                continue
             if events:
                 logger.warning(
                     "generation %s: %d events reached the feed by polling",

@@ -22,6 +22,7 @@ from minichat_api.streams.base import StreamEvent
 logger = logging.getLogger(__name__)
 _BLOCK_MS = 1000
 _BATCH = 500
+_WAKE_TIMEOUT = 2.0
 
 
 def _key_of(entry_id: str) -> tuple[int, int]:
@@ -52,7 +53,10 @@ class StreamHub:
         subscriber = _Subscriber(after or "0-0")
         self._followers.setdefault(key, set()).add(subscriber)
         self._ensure_running()
-        await self._wake()
+        try:
+            await asyncio.wait_for(self._wake(), _WAKE_TIMEOUT)
+        except Exception as exc:  # the hub rereads its key set within one block anyway
+            logger.warning("stream hub: wake-up failed (%r); the next read includes %s", exc, key)
         try:
             while True:
                 try:
