@@ -19,7 +19,7 @@ from minichat.db.models import Generation, Message
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.final_events import final_events
-from minichat_api.streams import GenerationStreams, StreamEvent
+from minichat_api.streams import GenerationStreams, StreamEvent, events_after
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def generation_events(
         if finished and not await streams.exists(generation_id):
             replay = await _stored_replay(generation_id, sessions)
             if replay is not None:
-                yield frame(e for e in replay if after is None or _id_key(e.id) > _id_key(after))
+                yield frame(events_after(replay, after))
                 return
         async for chunk in _live(generation_id, after, streams, sessions):
             yield chunk
@@ -63,7 +63,7 @@ async def _live(
 ) -> AsyncIterator[bytes]:
     async for followed in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
         # Skip what the poll below may already have sent.
-        events = [e for e in followed if after is None or _id_key(e.id) > _id_key(after)]
+        events = events_after(followed, after)
         if not followed:
             # A quiet while: read the stream directly too, so a delivery the follower missed
             # costs a few seconds, never a client waiting forever.
@@ -131,8 +131,3 @@ async def _stored_replay(
         StreamEvent(f"0-{number}", name, json.dumps(data, separators=(",", ":")))
         for number, (name, data) in enumerate(events, start=1)
     ]
-
-
-def _id_key(event_id: str) -> tuple[int, int]:
-    milliseconds, sequence = event_id.split("-")
-    return int(milliseconds), int(sequence)

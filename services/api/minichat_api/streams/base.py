@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +15,12 @@ _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 def valid_event_id(value: str) -> bool:
     """Whether `value` has the shape of a stream entry id (`<ms>-<seq>`)."""
     return bool(_EVENT_ID.match(value))
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a sortable key: `1700000000000-2` -> (1700000000000, 2)."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,11 @@ class GenerationStreams(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def events_after(events: Iterable[StreamEvent], after: str | None) -> list[StreamEvent]:
+    """The events whose ids come after `after` (all of them when None)."""
+    if after is None:
+        return list(events)
+    position = entry_key(after)
+    return [e for e in events if entry_key(e.id) > position]

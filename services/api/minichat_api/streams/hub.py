@@ -17,17 +17,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from minichat_api.streams.base import StreamEvent
+from minichat_api.streams.base import StreamEvent, entry_key, events_after
 
 logger = logging.getLogger(__name__)
 _BLOCK_MS = 1000
 _BATCH = 500
 _WAKE_TIMEOUT = 2.0
-
-
-def _key_of(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
 
 
 @dataclass(eq=False)
@@ -91,7 +86,7 @@ class StreamHub:
         while self._followers:
             streams: dict[Any, Any] = {self._wake_key: self._wake_last}
             for key, subscribers in self._followers.items():
-                streams[key] = min((s.last for s in subscribers), key=_key_of)
+                streams[key] = min((s.last for s in subscribers), key=entry_key)
             try:
                 response: Any = await self._redis.xread(streams, count=_BATCH, block=_BLOCK_MS)
             except asyncio.CancelledError:
@@ -110,10 +105,9 @@ class StreamHub:
         self._task = None
 
     def _dispatch(self, key: str, rows: list[Any]) -> None:
-        events = [StreamEvent(str(i), str(f["e"]), str(f["d"])) for i, f in rows]
+        events = [entry_event(i, f) for i, f in rows]
         for subscriber in self._followers.get(key, ()):
-            after = _key_of(subscriber.last)
-            fresh = [e for e in events if _key_of(e.id) > after]
+            fresh = events_after(events, subscriber.last)
             if fresh:
                 subscriber.last = fresh[-1].id
                 subscriber.queue.put_nowait(fresh)
@@ -121,3 +115,8 @@ class StreamHub:
 
 def new_wake_key(prefix: str) -> str:
     return f"{prefix}hub:{uuid.uuid4().hex}"
+
+
+def entry_event(entry_id: Any, fields: Any) -> StreamEvent:
+    """A Redis stream entry (fields `e`: event name, `d`: JSON data) as a StreamEvent."""
+    return StreamEvent(str(entry_id), str(fields["e"]), str(fields["d"]))

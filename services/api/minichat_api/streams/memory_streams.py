@@ -10,12 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from minichat_api.streams.base import StreamEvent
-
-
-def _key_of(entry_id: str) -> tuple[int, int]:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
+from minichat_api.streams.base import StreamEvent, events_after
 
 
 @dataclass
@@ -99,12 +94,7 @@ class MemoryGenerationStreams:
 
     @staticmethod
     def _after(stream: _Stream | None, after: str | None) -> list[StreamEvent]:
-        if stream is None:
-            return []
-        if after is None:
-            return list(stream.events)
-        position = _key_of(after)
-        return [e for e in stream.events if _key_of(e.id) > position]
+        return [] if stream is None else events_after(stream.events, after)
 
     async def exists(self, generation_id: uuid.UUID) -> bool:
         stream = self._live(generation_id)

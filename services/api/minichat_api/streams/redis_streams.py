@@ -13,7 +13,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 
 from minichat_api.streams.base import StreamEvent
-from minichat_api.streams.hub import StreamHub, new_wake_key
+from minichat_api.streams.hub import StreamHub, entry_event, new_wake_key
 
 MAX_CONNECTIONS = 256
 _EXPIRY_REFRESH_SECONDS = 10.0
@@ -106,10 +106,7 @@ class RedisGenerationStreams:
             return []
         # RESP2 answers [[key, entries]], RESP3 {key: [entries]}.
         entries = response[key][0] if isinstance(response, dict) else response[0][1]
-        return [
-            StreamEvent(str(entry_id), str(fields["e"]), str(fields["d"]))
-            for entry_id, fields in entries
-        ]
+        return [entry_event(entry_id, fields) for entry_id, fields in entries]
 
     def follow(
         self, generation_id: uuid.UUID, after: str | None, *, idle_seconds: float
