@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,11 +28,8 @@ from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
 from minichat_api.relay import OutboxRelay
+from tests.conftest import POSTGRES_ADMIN_URL, RABBITMQ_URL, ScratchDatabases
 
-ADMIN_URL = os.environ.get(
-    "MINICHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-RABBITMQ_URL = os.environ.get("MINICHAT_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
 INSERT_BATCH = 1000
 STATUSES = (GenerationStatus.SUCCEEDED, GenerationStatus.FAILED, GenerationStatus.CANCELED)
 
@@ -122,17 +118,11 @@ def main() -> None:
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
-    name, vhost = f"minichat_bench_{run}", f"minichat-bench-{run}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    vhost = f"minichat-bench-{run}"
+    databases = ScratchDatabases(POSTGRES_ADMIN_URL, prefix="minichat_bench")
+    database_url = databases.create("events", migrated=False)
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    info = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-    password = f":{info['password']}" if info.get("password") else ""
-    database_url = (
-        f"postgresql+psycopg://{info.get('user', 'postgres')}{password}"
-        f"@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
-    )
     broker_url = f"{RABBITMQ_URL}/{vhost}"
     worker: subprocess.Popen[bytes] | None = None
     try:
@@ -158,10 +148,7 @@ def main() -> None:
             worker.terminate()
             worker.wait(timeout=30)
         rabbitmqctl("delete_vhost", vhost)
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        databases.drop_all()
 
 
 def wait_consuming(worker: subprocess.Popen[bytes], vhost: str) -> None:

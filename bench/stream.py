@@ -19,25 +19,18 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import mkdtemp
 
 import httpx
-import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from minichat.db import migrate
+from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, ScratchDatabases
 from tests.processes import Service, serve
 
-ADMIN_URL = os.environ.get(
-    "MINICHAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("MINICHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKENS = 64
 INTERVAL_MS = 20.0
 LAG_TARGET_MS = 50.0
@@ -226,32 +219,6 @@ async def run(levels: list[int], capacity: list[int], inference: Service, api: S
         )
 
 
-@dataclass
-class Database:
-    name: str
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
-
-
-@contextmanager
-def scratch_database() -> Iterator[Database]:
-    database = Database(f"minichat_bench_{uuid.uuid4().hex[:8]}")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
-    try:
-        migrate.upgrade(database.url, report=lambda _line: None)
-        yield database
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(database.name)
-                )
-            )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,50,200")
@@ -259,7 +226,9 @@ def main() -> None:
     args = parser.parse_args()
     logs = Path(mkdtemp(prefix="minichat-bench-"))
     with ExitStack() as stack:
-        database = stack.enter_context(scratch_database())
+        databases = ScratchDatabases(POSTGRES_ADMIN_URL, prefix="minichat_bench")
+        stack.callback(databases.drop_all)
+        database_url = databases.create("stream")
         inference = stack.enter_context(
             serve(
                 ["inference"],
@@ -278,7 +247,7 @@ def main() -> None:
             serve(
                 ["api"],
                 {
-                    "DATABASE_URL": database.url,
+                    "DATABASE_URL": database_url,
                     "REDIS_URL": REDIS_URL,
                     "REDIS_KEY_PREFIX": f"minichat-bench-{uuid.uuid4().hex[:8]}:",
                     "INFERENCE_URL": inference.url,

@@ -50,13 +50,14 @@ def _database_url(admin_url: str, name: str) -> str:
 class ScratchDatabases:
     """Creates and drops databases on the test server; every run gets names of its own."""
 
-    def __init__(self, admin_url: str) -> None:
+    def __init__(self, admin_url: str, prefix: str = "minichat_test") -> None:
         self.admin_url = admin_url
+        self.prefix = prefix
         self.run_id = uuid.uuid4().hex[:10]
         self.created: list[str] = []
 
     def create(self, purpose: str, *, migrated: bool = True) -> str:
-        name = f"minichat_test_{self.run_id}_{purpose}"
+        name = f"{self.prefix}_{self.run_id}_{purpose}"
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         self.created.append(name)
