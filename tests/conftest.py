@@ -6,6 +6,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 from asgi_lifespan import LifespanManager
 from psycopg import sql
+from starlette.types import ASGIApp
 
 from minichat.db import migrate
 from minichat.settings import Settings
@@ -157,16 +159,22 @@ def settings(database_url: str, redis_prefix: str, broker_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process client of a real api app on the run's PostgreSQL database."""
-    app = create_app(settings)
+@asynccontextmanager
+async def in_process(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` run in this event loop, its lifespan started and stopped around it."""
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
         ) as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client of a real api app on the run's PostgreSQL database."""
+    async with in_process(create_app(settings)) as http:
         yield http
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from minichat.settings import Settings
 from minichat_api.main import create_app
+from tests.conftest import in_process
 
 
 @pytest.fixture
@@ -19,12 +19,7 @@ async def ui_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.A
     (tmp_path / "index.html").write_text("<!doctype html><title>MiniChat</title>")
     (tmp_path / "assets" / "app-abc123.js").write_text("console.log(1)")
     app = create_app(settings.model_copy(update={"web_dist_dir": str(tmp_path)}))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with in_process(app) as http:
         yield http
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from asgi_lifespan import LifespanManager
 
 from minichat.settings import Settings
 from minichat_api.main import create_app
+from tests.conftest import in_process
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -24,13 +24,7 @@ async def test_readyz_reports_an_unreachable_database(settings: Settings) -> Non
             "redis_url": "redis://127.0.0.1:1/0",
         }
     )
-    app = create_app(broken)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-        ) as http,
-    ):
+    async with in_process(create_app(broken)) as http:
         ready = await http.get("/readyz")
         assert (await http.get("/healthz")).status_code == 200
     assert ready.status_code == 503

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from minichat.settings import Settings
@@ -24,6 +23,7 @@ from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.main import create_app
 from minichat_inference.model_store import default_cache_dir, ensure_model
 from minichat_inference.state import InferenceState
+from tests.conftest import in_process
 from tests.processes import free_port, stop
 
 # Two threads is what the CI machine has; fewer makes the model tests slower, more no faster.
@@ -49,12 +49,7 @@ async def app_client(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """An in-process client of a real inference app (its lifespan run)."""
     app = create_app(settings, backend)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with in_process(app) as http:
         yield http, app
 
 
