@@ -188,27 +188,58 @@ class GenerationJob:
             if usage and not self.resume.text
             else counters.completion_tokens
         )
-        async with self.sessions() as session:
-            finished = await finish(
-                session,
-                self.generation_id,
-                status,
-                runner_id=self.config.runner_id,
-                text=text,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                ttft_ms=counters.ttft_ms,
-                error_code=error[0] if error else None,
-                error_message=error[1] if error else None,
-            )
-            await session.commit()
-        if finished is None:
-            return  # someone else decided this generation's end
-        metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
-        metrics.GENERATION_DURATION.observe(time.monotonic() - started)
-        await self.streams.append(
-            self.generation_id, final_events(status, error, prompt_tokens, completion_tokens)
+        ended = await record_end(
+            self.sessions,
+            self.streams,
+            self.generation_id,
+            status,
+            runner_id=self.config.runner_id,
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=counters.ttft_ms,
+            error=error,
         )
+        if ended:
+            metrics.GENERATION_DURATION.observe(time.monotonic() - started)
+
+
+async def record_end(
+    sessions: async_sessionmaker[AsyncSession],
+    streams: GenerationStreams,
+    generation_id: uuid.UUID,
+    status: GenerationStatus,
+    *,
+    runner_id: str,
+    text: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    ttft_ms: float | None,
+    error: tuple[str, str] | None,
+) -> bool:
+    """A runner's end of a generation: the final state and all that goes with it, committed,
+    then the closing stream events. False if another process had already decided the end."""
+    async with sessions() as session:
+        finished = await finish(
+            session,
+            generation_id,
+            status,
+            runner_id=runner_id,
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=ttft_ms,
+            error_code=error[0] if error else None,
+            error_message=error[1] if error else None,
+        )
+        await session.commit()
+    if finished is None:
+        return False
+    metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
+    await streams.append(
+        generation_id, final_events(status, error, prompt_tokens, completion_tokens)
+    )
+    return True
 
 
 @dataclass

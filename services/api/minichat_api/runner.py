@@ -20,12 +20,11 @@ from minichat.db.models import Generation
 from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
-from minichat_api.final_events import final_events
-from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason
+from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, record_end
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
 from minichat_api.upstream import ChatTurn, Upstream
-from minichat_api.usecases.generations import ACTIVE, active_generations, finish, transition
+from minichat_api.usecases.generations import ACTIVE, active_generations, transition
 
 logger = logging.getLogger(__name__)
 
@@ -274,31 +273,18 @@ class GenerationRunner:
     async def _give_up(self, generation: Generation) -> None:
         resume = await self._resume_point(generation)
         message = f"gave up after {generation.adoptions - 1} restarts of its process"
-        async with self._sessions() as session:
-            finished = await finish(
-                session,
-                generation.id,
-                GenerationStatus.FAILED,
-                runner_id=self.runner_id,
-                text=resume.text,
-                prompt_tokens=generation.prompt_tokens or 0,
-                completion_tokens=resume.completion_tokens,
-                ttft_ms=generation.ttft_ms,
-                error_code="too_many_adoptions",
-                error_message=message,
-            )
-            await session.commit()
-        if finished is not None:
-            metrics.GENERATIONS_FINISHED.labels(status="failed").inc()
-            await self._streams.append(
-                generation.id,
-                final_events(
-                    GenerationStatus.FAILED,
-                    ("too_many_adoptions", message),
-                    generation.prompt_tokens or 0,
-                    resume.completion_tokens,
-                ),
-            )
+        await record_end(
+            self._sessions,
+            self._streams,
+            generation.id,
+            GenerationStatus.FAILED,
+            runner_id=self.runner_id,
+            text=resume.text,
+            prompt_tokens=generation.prompt_tokens or 0,
+            completion_tokens=resume.completion_tokens,
+            ttft_ms=generation.ttft_ms,
+            error=("too_many_adoptions", message),
+        )
 
 
 def _cancelling() -> bool:
