@@ -24,10 +24,6 @@ class DeltaWriter:
         self.next_index = next_index
 
     @property
-    def written_text(self) -> str:
-        return "".join(self._written)
-
-    @property
     def received_text(self) -> str:
         return "".join(self._written) + "".join(self._pending)
 

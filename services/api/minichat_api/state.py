@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
 from minichat.errors import ConfigError
-from minichat.settings import Settings
+from minichat.settings import MEMORY_URL, Settings
 from minichat_api.local_publisher import Deliver, LocalPublisher
 from minichat_api.outbox_rows import Publisher
 from minichat_api.relay import OutboxRelay
@@ -25,7 +25,6 @@ from minichat_api.usecases.auth import AuthPolicy
 
 logger = logging.getLogger(__name__)
 FALLBACK_MODEL = "default"
-MEMORY_URL = "memory://"
 
 
 @dataclass

@@ -25,9 +25,8 @@ from pydantic import SecretStr
 
 from minichat.db import migrate
 from minichat.errors import ConfigError
-from minichat.settings import Settings
+from minichat.settings import MEMORY_URL, Settings
 
-MEMORY = "memory://"
 _INFERENCE_START_SECONDS = 1800  # a first start assembles the model file
 
 
@@ -43,9 +42,9 @@ def embedded_settings(base: Settings, data_dir: Path) -> Settings:
     if not base.database_url:
         updates["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'minichat.db'}"
     if not base.redis_url:
-        updates["redis_url"] = MEMORY
+        updates["redis_url"] = MEMORY_URL
     if not base.broker_url:
-        updates["broker_url"] = MEMORY
+        updates["broker_url"] = MEMORY_URL
     if base.jwt_secret is None:
         updates["jwt_secret"] = SecretStr(_persisted_secret(data_dir / "jwt-secret"))
     if not base.web_dist_dir:

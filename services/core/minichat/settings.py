@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from minichat.errors import ConfigError
 
 InferenceBackend = Literal["embedded", "openai", "scripted"]
+# REDIS_URL / BROKER_URL of the all-in-one mode: streams and events stay inside the process.
+MEMORY_URL = "memory://"
 
 _EXAMPLES = {
     "database_url": "postgresql+psycopg://minichat:secret@127.0.0.1:5432/minichat",
