@@ -11,7 +11,6 @@ but a duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from minichat.db.models import OutboxEvent
 from minichat_api.amqp_publisher import AmqpPublisher
+from minichat_api.background import cancel_and_wait
 from minichat_api.outbox_rows import OutboxRow, Publisher
 
 logger = logging.getLogger(__name__)
@@ -73,11 +73,8 @@ class OutboxRelay:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
         await self.publisher.close()
 
     async def run(self) -> None:

@@ -20,6 +20,7 @@ from minichat.db.models import Generation
 from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
+from minichat_api.background import cancel_and_wait
 from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, record_end
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
@@ -290,12 +291,3 @@ class GenerationRunner:
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel until each task has ended: redis-py can swallow a cancel in flight."""
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.5)

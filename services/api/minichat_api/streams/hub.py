@@ -8,7 +8,6 @@ thousands of connections. The hub reads all followed streams in one command and 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from minichat_api.background import cancel_and_wait
 from minichat_api.streams.base import StreamEvent, entry_key, events_after
 
 logger = logging.getLogger(__name__)
@@ -67,10 +67,7 @@ class StreamHub:
                     del self._followers[key]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():

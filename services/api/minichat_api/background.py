@@ -1,0 +1,17 @@
+"""Stopping background tasks for certain, whatever the libraries under them do with a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
+    """Cancel until each task has ended: redis-py (and some network clients) can swallow a
+    cancel that lands mid-command, and a single cancel would then leave the task running."""
+    pending = {task for task in tasks if task is not None and not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.5)
