@@ -21,6 +21,12 @@ if [[ ",$EXTRAS," == *",all,"* || ",$EXTRAS," == *",model,"* ]] \
     echo "==> building llama-cpp-python: it compiles llama.cpp, which takes several minutes"
     echo "    the first time on a small machine; pip's wheel cache makes later installs fast"
 fi
+# A build tuned to this CPU (-march=native) takes every instruction set it advertises; on
+# virtual machines that advertise AMX, llama.cpp then crashes on its first token. The portable
+# build (AVX2, FMA, F16C on x86-64) is what the inference image uses too.
+if [ -z "${CMAKE_ARGS:-}" ] && [ "$(uname -m)" = x86_64 ]; then
+    export CMAKE_ARGS="-DGGML_NATIVE=OFF"
+fi
 echo "==> installing minichat[$EXTRAS] into .venv"
 set +o pipefail
 .venv/bin/python -m pip install -e ".[$EXTRAS]" 2>&1 \
