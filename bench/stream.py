@@ -16,6 +16,8 @@ import argparse
 import asyncio
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import mkdtemp
 
-import httpx
+import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,6 +38,13 @@ INTERVAL_MS = 20.0
 LAG_TARGET_MS = 50.0
 SAMPLES_PER_LEVEL = 50
 STREAM_TIMEOUT = 60.0
+
+
+@dataclass
+class Api:
+    client: aiohttp.ClientSession
+    base: str
+    headers: dict[str, str]
 
 
 @dataclass
@@ -62,7 +71,7 @@ def lags(arrivals: list[tuple[float, int]]) -> list[float]:
     ]
 
 
-async def direct_stream(client: httpx.AsyncClient) -> StreamResult:
+async def direct_stream(client: aiohttp.ClientSession, base: str) -> StreamResult:
     body = {
         "model": "minichat-scripted",
         "messages": [{"role": "user", "content": "benchmark"}],
@@ -71,8 +80,9 @@ async def direct_stream(client: httpx.AsyncClient) -> StreamResult:
     start = time.perf_counter()
     arrivals: list[tuple[float, int]] = []
     words = 0
-    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
+    async with client.post(f"{base}/v1/chat/completions", json=body) as response:
+        async for raw in response.content:
+            line = raw.decode().rstrip("\r\n")
             if not line.startswith("data:") or line.endswith("[DONE]"):
                 continue
             chunk = json.loads(line[5:])
@@ -83,31 +93,28 @@ async def direct_stream(client: httpx.AsyncClient) -> StreamResult:
     return StreamResult((arrivals[0][0] - start) * 1000, lags(arrivals), len(arrivals))
 
 
-async def api_stream(
-    client: httpx.AsyncClient, headers: dict[str, str], chat_id: str
-) -> StreamResult:
+async def api_stream(api: Api, chat_id: str) -> StreamResult:
     start = time.perf_counter()
-    created = await client.post(f"/api/chats/{chat_id}/generations", headers=headers)
-    created.raise_for_status()
-    generation_id = created.json()["id"]
+    async with api.client.post(
+        f"{api.base}/api/chats/{chat_id}/generations", headers=api.headers
+    ) as created:
+        created.raise_for_status()
+        generation_id = (await created.json())["id"]
     try:
-        return await asyncio.wait_for(
-            _follow(client, headers, generation_id, start), STREAM_TIMEOUT
-        )
+        return await asyncio.wait_for(_follow(api, generation_id, start), STREAM_TIMEOUT)
     except TimeoutError as exc:
         raise RuntimeError(f"generation {generation_id}: no done after {STREAM_TIMEOUT} s") from exc
 
 
-async def _follow(
-    client: httpx.AsyncClient, headers: dict[str, str], generation_id: str, start: float
-) -> StreamResult:
+async def _follow(api: Api, generation_id: str, start: float) -> StreamResult:
     arrivals: list[tuple[float, int]] = []
     words = 0
     event = ""
-    async with client.stream(
-        "GET", f"/api/generations/{generation_id}/stream", headers=headers
+    async with api.client.get(
+        f"{api.base}/api/generations/{generation_id}/stream", headers=api.headers
     ) as response:
-        async for line in response.aiter_lines():
+        async for raw in response.content:
+            line = raw.decode().rstrip("\r\n")
             if line.startswith("event:"):
                 event = line[6:].strip()
             elif line.startswith("data:") and event == "delta":
@@ -123,14 +130,18 @@ async def _follow(
     return StreamResult((arrivals[0][0] - start) * 1000, lags(arrivals), len(arrivals))
 
 
-async def prepare_chats(
-    client: httpx.AsyncClient, headers: dict[str, str], count: int
-) -> list[str]:
+async def prepare_chats(api: Api, count: int) -> list[str]:
     async def one() -> str:
-        chat = (await client.post("/api/chats", json={}, headers=headers)).json()
-        await client.post(
-            f"/api/chats/{chat['id']}/messages", json={"content": "benchmark"}, headers=headers
-        )
+        async with api.client.post(
+            f"{api.base}/api/chats", json={}, headers=api.headers
+        ) as response:
+            chat = await response.json()
+        async with api.client.post(
+            f"{api.base}/api/chats/{chat['id']}/messages",
+            json={"content": "benchmark"},
+            headers=api.headers,
+        ) as response:
+            response.raise_for_status()
         return str(chat["id"])
 
     chats: list[str] = []
@@ -148,27 +159,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(levels: list[int], capacity: list[int], inference: Service, api: Service) -> None:
-    limits = httpx.Limits(max_connections=10_000, max_keepalive_connections=10_000)
-    timeout = httpx.Timeout(120)
-    async with (
-        httpx.AsyncClient(base_url=inference.url, limits=limits, timeout=timeout) as direct,
-        httpx.AsyncClient(base_url=api.url, limits=limits, timeout=timeout) as through,
-    ):
-        registered = (
-            await through.post(
-                "/api/auth/register",
-                json={
-                    "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
-                    "password": "benchmark-pass",
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {registered['access_token']}"}
+async def run(
+    levels: list[int],
+    capacity: list[int],
+    inference: Service,
+    api_service: Service,
+    profile: Path | None,
+) -> None:
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        async with client.post(
+            f"{api_service.url}/api/auth/register",
+            json={
+                "email": f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                "password": "benchmark-pass",
+            },
+        ) as response:
+            registered = await response.json()
+        api = Api(
+            client, api_service.url, {"Authorization": f"Bearer {registered['access_token']}"}
+        )
         # Warm up both paths: connections, statement caches, the model name lookup.
-        await asyncio.gather(*(direct_stream(direct) for _ in range(5)))
-        for chat in await prepare_chats(through, headers, 5):
-            await api_stream(through, headers, chat)
+        await asyncio.gather(*(direct_stream(client, inference.url) for _ in range(5)))
+        for chat in await prepare_chats(api, 5):
+            await api_stream(api, chat)
         print(f"time to first token, ms ({TOKENS} tokens {INTERVAL_MS:g} ms apart)")
         print(row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99"))
         for level in levels:
@@ -176,13 +191,11 @@ async def run(levels: list[int], capacity: list[int], inference: Service, api: S
             d: list[float] = []
             a: list[float] = []
             for _round in range(max(1, SAMPLES_PER_LEVEL // level)):
-                chats = await prepare_chats(through, headers, level)
+                chats = await prepare_chats(api, level)
                 direct_results = await asyncio.gather(
-                    *(direct_stream(direct) for _ in range(level))
+                    *(direct_stream(client, inference.url) for _ in range(level))
                 )
-                api_results = await asyncio.gather(
-                    *(api_stream(through, headers, c) for c in chats)
-                )
+                api_results = await asyncio.gather(*(api_stream(api, c) for c in chats))
                 d += [r.ttft_ms for r in direct_results]
                 a += [r.ttft_ms for r in api_results]
             d50, d99, a50, a99 = (percentile(x, q) for x in (d, a) for q in (50, 99))
@@ -191,13 +204,15 @@ async def run(levels: list[int], capacity: list[int], inference: Service, api: S
         print(row("streams", "lag p50", "lag p99", "ttft p99", "events/s", "api cpu", "ev/s/core"))
         sustained = 0
         for level in capacity:
-            chats = await prepare_chats(through, headers, level)
-            cpu_before, wall_before = cpu_seconds(api.process.pid), time.perf_counter()
+            chats = await prepare_chats(api, level)
+            recorder = start_profile(api_service, profile, level)
+            cpu_before, wall_before = cpu_seconds(api_service.process.pid), time.perf_counter()
             results = await asyncio.gather(
-                *(api_stream(through, headers, c) for c in chats), return_exceptions=True
+                *(api_stream(api, c) for c in chats), return_exceptions=True
             )
             wall = time.perf_counter() - wall_before
-            cpu = cpu_seconds(api.process.pid) - cpu_before
+            cpu = cpu_seconds(api_service.process.pid) - cpu_before
+            stop_profile(recorder)
             ok = [r for r in results if isinstance(r, StreamResult)]
             failed = len(results) - len(ok)
             for problem in [r for r in results if not isinstance(r, StreamResult)][:3]:
@@ -219,10 +234,43 @@ async def run(levels: list[int], capacity: list[int], inference: Service, api: S
         )
 
 
+def start_profile(api: Service, profile: Path | None, level: int) -> subprocess.Popen[bytes] | None:
+    """py-spy samples the api process while `level` streams run (collapsed stacks per level)."""
+    if profile is None:
+        return None
+    output = profile.with_name(f"{profile.stem}-{level}{profile.suffix or '.txt'}")
+    return subprocess.Popen(
+        [
+            *(
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(api.process.pid),
+                "--rate",
+                "200",
+            ),
+            *("--format", "raw", "--nonblocking", "--output", str(output)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profile(recorder: subprocess.Popen[bytes] | None) -> None:
+    if recorder is not None:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,50,200")
     parser.add_argument("--capacity", default="250,500,1000,2000")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the api with py-spy during each capacity level (PATH-<level>.txt)",
+    )
     args = parser.parse_args()
     logs = Path(mkdtemp(prefix="minichat-bench-"))
     with ExitStack() as stack:
@@ -266,6 +314,7 @@ def main() -> None:
                 [int(x) for x in args.capacity.split(",")],
                 inference,
                 api,
+                args.profile,
             )
         )
     print(f"(process logs in {logs})")

@@ -14,6 +14,7 @@ from redis.asyncio.client import PubSub
 
 from minichat_api.streams.base import StreamEvent
 from minichat_api.streams.hub import StreamHub, entry_event, new_wake_key
+from minichat_api.streams.redis_appends import AppendPipeline
 
 MAX_CONNECTIONS = 256
 _EXPIRY_REFRESH_SECONDS = 10.0
@@ -31,6 +32,7 @@ class RedisGenerationStreams:
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
         self._hub = StreamHub(redis, new_wake_key(prefix))
+        self._appends = AppendPipeline(redis)
         self._expiry_set: dict[str, float] = {}
 
     @classmethod
@@ -65,21 +67,13 @@ class RedisGenerationStreams:
         self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[str]:
         key = self.stream_key(generation_id)
-        fields: list[dict[Any, Any]] = [
+        entries = [
             {"e": event, "d": json.dumps(data, separators=(",", ":"))} for event, data in events
         ]
-        due = self._retention_due(key, ending=any(f["e"] == "done" for f in fields))
-        if len(fields) == 1 and not due:
-            entry_id = await self._redis.xadd(
-                key, fields[0], maxlen=self._max_events, approximate=True
-            )
-            return [str(entry_id)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for entry in fields:
-                pipe.xadd(key, entry, maxlen=self._max_events, approximate=True)
-            pipe.pexpire(key, self._retention_ms)
-            results = await pipe.execute()
-        return [str(entry_id) for entry_id in results[:-1]]
+        due = self._retention_due(key, ending=any(e["e"] == "done" for e in entries))
+        return await self._appends.append(
+            key, entries, maxlen=self._max_events, expire_ms=self._retention_ms if due else None
+        )
 
     def _retention_due(self, key: str, *, ending: bool) -> bool:
         """Whether this write must (re)set the stream's expiry: on its first write, at its end,
@@ -157,6 +151,7 @@ class RedisGenerationStreams:
 
     async def close(self) -> None:
         await self._hub.close()
+        await self._appends.close()
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self._redis.aclose()
