@@ -1,4 +1,8 @@
-"""Dependency aliases, so routes read like prose: `session: SessionDep, user: CurrentUser`."""
+"""Dependency aliases, so routes read like prose: `session: SessionDep, user: CurrentUser`.
+
+Every dependency is `async def`, even those that never await: FastAPI runs a plain `def` in
+its thread pool, a thread hop per request for nothing.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from minichat_api.state import AppState
 from minichat_api.usecases.audit import RequestContext
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.minichat
     return state
 
@@ -54,7 +58,7 @@ async def get_current_user(state: StateDep, session: SessionDep, credentials: Cr
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_user_id(state: StateDep, credentials: Credentials) -> uuid.UUID:
+async def get_current_user_id(state: StateDep, credentials: Credentials) -> uuid.UUID:
     """The id in a valid access token, without a database lookup: access tokens are short-lived
     and accounts are never deleted, so the signature is enough for owner-scoped routes."""
     if credentials is None:
@@ -65,14 +69,14 @@ def get_current_user_id(state: StateDep, credentials: Credentials) -> uuid.UUID:
 CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def request_context(request: Request, client: ClientAddress) -> RequestContext:
+async def request_context(request: Request, client: ClientAddress) -> RequestContext:
     return RequestContext(
         client=client,
         user_agent=request.headers.get("user-agent"),
