@@ -46,6 +46,7 @@ async def create_generation(
     )
     if created:
         prompt = await build_prompt(session, generation, state.settings.generation_context_chars)
+        await session.commit()
         state.runner.submit(generation.id, fresh=FreshStart(prompt, generation.model))
     return GenerationPublic.of(generation)
 

@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +45,8 @@ async def create_generation(
     runner_id: str,
     idempotency_key: str | None,
 ) -> tuple[Generation, bool]:
-    """A queued generation answering the chat's last user message; `(generation, created)`."""
+    """A queued generation answering the chat's last user message; `(generation, created)`.
+    The caller commits a created one (and may read more in the same transaction first)."""
     if idempotency_key is not None:
         existing = await _by_idempotency_key(session, user_id, idempotency_key)
         if existing is not None:
@@ -91,7 +92,7 @@ async def create_generation(
     )
     session.add(generation)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError:
         # Another request with the same key won the race; answer with its generation.
         await session.rollback()
@@ -159,6 +160,22 @@ async def transition(
     return await session.scalar(
         query, execution_options={"synchronize_session": False, "populate_existing": True}
     )
+
+
+async def start_streaming(session: AsyncSession, generation_id: uuid.UUID, runner_id: str) -> bool:
+    """queued -> streaming for a generation assigned to `runner_id`; False if it is not ours to
+    run (canceled meanwhile, or adopted). Core, not ORM: every generation starts through here."""
+    table = cast(Table, Generation.__table__)
+    result = await session.execute(
+        update(table)
+        .where(
+            table.c.id == generation_id,
+            table.c.status.in_(sources_of(GenerationStatus.STREAMING)),
+            table.c.runner_id == runner_id,
+        )
+        .values(status=GenerationStatus.STREAMING, started_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def finish(
