@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     generation_context_chars: int = Field(default=12_000, ge=100)
     stream_retention_seconds: int = Field(default=600, ge=1)
     stream_max_events: int = Field(default=20_000, ge=100)
-    checkpoint_every_tokens: int = Field(default=32, ge=1)
+    checkpoint_every_tokens: int = Field(default=256, ge=1)
     checkpoint_interval_ms: int = Field(default=1000, ge=10)
     runner_heartbeat_ttl_ms: int = Field(default=5000, ge=100)
     reaper_interval_ms: int = Field(default=1000, ge=10)
