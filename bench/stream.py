@@ -6,6 +6,10 @@ latency; then the most concurrent streams one api process sustains with delta la
 and delta events per second per api core.
 
     .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 250,500,1000,2000]
+        [--profile /tmp/api.txt]   # py-spy's collapsed stacks of the api at each capacity level
+
+The client is aiohttp, lighter than the api it measures; the table shows each process's CPU,
+since on a small machine they all share it.
 
 Needs PostgreSQL, Redis (the test servers) and starts its own inference and api processes.
 """
