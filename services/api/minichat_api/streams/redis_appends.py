@@ -1,8 +1,9 @@
 """Every generation's appends in this process, joined into one Redis pipeline per round trip.
 
-A command per token costs a round trip and a connection each; with thousands of generations
-streaming, that is most of the api's CPU. Here the first append goes out at once (no waiting
-to fill a batch) and whatever arrives while a pipeline is in flight goes out together next.
+A command per delta costs a round trip and a pooled connection each; with thousands of
+generations streaming, those queue for the pool. Here the first append goes out at once (no
+waiting to fill a batch) and whatever arrives while a pipeline is in flight goes out together
+next, in arrival order, so one stream's entries keep the order they were appended in.
 """
 
 from __future__ import annotations
