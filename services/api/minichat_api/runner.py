@@ -25,12 +25,7 @@ from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, recor
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
 from minichat_api.upstream import ChatTurn, Upstream
-from minichat_api.usecases.generations import (
-    ACTIVE,
-    active_generations,
-    start_streaming,
-    transition,
-)
+from minichat_api.usecases.generations import ACTIVE, active_generations, transition
 
 logger = logging.getLogger(__name__)
 
@@ -181,12 +176,18 @@ class GenerationRunner:
     async def _claim(self, generation_id: uuid.UUID) -> bool:
         """queued -> streaming for a generation of ours; False if it is not ours to run."""
         async with self._sessions() as session:
-            claimed = await start_streaming(session, generation_id, self.runner_id)
+            claimed = await transition(
+                session,
+                generation_id,
+                GenerationStatus.STREAMING,
+                runner_id=self.runner_id,
+                started_at=datetime.now(UTC),
+            )
             await session.commit()
         # A cancel raised before this job was listening would otherwise be missed.
-        if claimed and await self._streams.cancel_requested(generation_id):
+        if claimed is not None and await self._streams.cancel_requested(generation_id):
             self.cancel_local(generation_id)
-        return claimed
+        return claimed is not None
 
     async def _resume_point(self, generation: Generation) -> Resume:
         """What the client has already seen: the stream itself, or the checkpoint if it is gone."""

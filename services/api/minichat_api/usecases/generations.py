@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,22 +160,6 @@ async def transition(
     return await session.scalar(
         query, execution_options={"synchronize_session": False, "populate_existing": True}
     )
-
-
-async def start_streaming(session: AsyncSession, generation_id: uuid.UUID, runner_id: str) -> bool:
-    """queued -> streaming for a generation assigned to `runner_id`; False if it is not ours to
-    run (canceled meanwhile, or adopted). Core, not ORM: every generation starts through here."""
-    table = cast(Table, Generation.__table__)
-    result = await session.execute(
-        update(table)
-        .where(
-            table.c.id == generation_id,
-            table.c.status.in_(sources_of(GenerationStatus.STREAMING)),
-            table.c.runner_id == runner_id,
-        )
-        .values(status=GenerationStatus.STREAMING, started_at=datetime.now(UTC))
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def finish(
