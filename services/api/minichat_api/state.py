@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
@@ -94,7 +93,7 @@ class AppState:
         if self._model is None:
             try:
                 self._model = await self.upstream.first_model()
-            except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            except (ValueError, KeyError, IndexError) as exc:
                 logger.warning("cannot list inference models (%r); asking for the default", exc)
                 return FALLBACK_MODEL
         return self._model

@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
 from minichat.contracts.inference import ChatCompletionRequest, ChatMessage
 from minichat.errors import MiniChatError
 from minichat.inference_client import ContentDelta, InferenceClient, StreamEnd
@@ -68,16 +66,13 @@ class OpenAIUpstream:
         max_connections: int = 10_000,
     ) -> OpenAIUpstream:
         # One api process streams thousands of generations at once: a pool to match.
-        transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=200)
-        )
         return cls(
             InferenceClient(
                 base_url,
                 api_key=api_key,
                 timeout_seconds=read_timeout,
                 connect_timeout_seconds=connect_timeout,
-                transport=transport,
+                max_connections=max_connections,
             )
         )
 

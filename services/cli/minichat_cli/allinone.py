@@ -15,12 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
-import httpx
 from pydantic import SecretStr
 
 from minichat.db import migrate
@@ -110,9 +110,10 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
         if process.poll() is not None:
             raise ConfigError(f"the inference plane stopped while starting; see {log}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # refused, not ready yet (HTTPError), or timed out
             pass
         time.sleep(0.25)
     raise ConfigError(f"the inference plane was not ready after {_INFERENCE_START_SECONDS} s")

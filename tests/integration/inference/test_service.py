@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
 from minichat_inference.backends.scripted import MODEL_ID, scripted_text
-from tests.integration.inference.conftest import app_client, inference_settings
+from minichat_inference.main import create_app
+from tests.integration.inference.conftest import app_client, inference_settings, live_server
 
 USER = [{"role": "user", "content": "Hello there"}]
 
@@ -126,17 +125,16 @@ async def test_unknown_route_is_an_openai_shaped_404() -> None:
 
 
 async def test_client_reads_the_service() -> None:
-    """The core client (which the api uses) against this service, in-process."""
+    """The core client (which the api uses) against this service over real HTTP."""
     from minichat.contracts.inference import ChatCompletionRequest
     from minichat.inference_client import ContentDelta, InferenceClient, StreamEnd
 
-    async with app_client(inference_settings()) as (_http, app):
-        transport = httpx.ASGITransport(app=app)
-        async with InferenceClient("http://testserver", transport=transport) as client:
-            request = ChatCompletionRequest.model_validate({"messages": USER})
-            events = [event async for event in client.stream_chat(request)]
-            completion = await client.complete(request)
-            models = await client.models()
+    app = create_app(inference_settings())
+    async with live_server(app) as url, InferenceClient(url) as client:
+        request = ChatCompletionRequest.model_validate({"messages": USER})
+        events = [event async for event in client.stream_chat(request)]
+        completion = await client.complete(request)
+        models = await client.models()
     text = "".join(e.text for e in events if isinstance(e, ContentDelta))
     assert text == scripted_text(8)
     end = events[-1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from minichat.contracts.inference import ChatCompletionRequest
@@ -66,21 +65,21 @@ def test_sse_lines() -> None:
 
 
 def test_error_mapping() -> None:
-    headers = httpx.Headers({"retry-after": "7"})
+    headers = {"retry-after": "7"}
     busy = _status_error(429, headers, b'{"error": {"message": "full", "code": "rate_limited"}}')
     assert isinstance(busy, RateLimited)
     assert busy.retry_after_seconds == 7
-    bad = _status_error(400, httpx.Headers(), b'{"error": {"message": "no", "param": "x"}}')
+    bad = _status_error(400, {}, b'{"error": {"message": "no", "param": "x"}}')
     assert isinstance(bad, InvalidInput)
     assert bad.message == "no"
     unknown_model = _status_error(
-        404, httpx.Headers(), b'{"error": {"message": "nope", "code": "model_not_found"}}'
+        404, {}, b'{"error": {"message": "nope", "code": "model_not_found"}}'
     )
     assert isinstance(unknown_model, InvalidInput)
-    auth = _status_error(401, httpx.Headers(), b"denied")
+    auth = _status_error(401, {}, b"denied")
     assert isinstance(auth, Unavailable)
     assert auth.code == "inference_auth_failed"
-    broken = _status_error(502, httpx.Headers(), b"<html>bad gateway</html>")
+    broken = _status_error(502, {}, b"<html>bad gateway</html>")
     assert isinstance(broken, Unavailable)
     assert "bad gateway" in broken.message
 
