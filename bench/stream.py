@@ -37,8 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, ScratchDatabases
 from tests.processes import Service, serve
 
-TOKENS = 64
-INTERVAL_MS = 20.0
+
+@dataclass
+class Pace:
+    """The scripted model's answers: how many tokens, how far apart."""
+
+    tokens: int = 64
+    interval_ms: float = 20.0
+
+
+PACE = Pace()
 LAG_TARGET_MS = 50.0
 SAMPLES_PER_LEVEL = 50
 STREAM_TIMEOUT = 60.0
@@ -73,7 +81,8 @@ def lags(arrivals: list[tuple[float, int]]) -> list[float]:
         return []
     first, _ = arrivals[0]
     return [
-        max(0.0, (t - first) * 1000 - tokens_before * INTERVAL_MS) for t, tokens_before in arrivals
+        max(0.0, (t - first) * 1000 - tokens_before * PACE.interval_ms)
+        for t, tokens_before in arrivals
     ]
 
 
@@ -193,7 +202,7 @@ async def run(
         await asyncio.gather(*(direct_stream(client, inference.url) for _ in range(5)))
         for chat in await prepare_chats(api, 5):
             await api_stream(api, chat)
-        print(f"time to first token, ms ({TOKENS} tokens {INTERVAL_MS:g} ms apart)")
+        print(f"time to first token, ms ({PACE.tokens} tokens {PACE.interval_ms:g} ms apart)")
         print(row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99"))
         for level in levels:
             # Several rounds, so that p99 at low concurrency rests on more than a few samples.
@@ -284,14 +293,19 @@ def stop_profile(recorder: subprocess.Popen[bytes] | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--levels", default="1,50,200")
+    parser.add_argument("--levels", default="1,50,200", help="'' skips the TTFT table")
     parser.add_argument("--capacity", default="250,500,1000,2000")
     parser.add_argument(
         "--profile",
         type=Path,
         help="record the api with py-spy during each capacity level (PATH-<level>.txt)",
     )
+    parser.add_argument("--tokens", type=int, default=PACE.tokens, help="tokens per answer")
+    parser.add_argument(
+        "--interval-ms", type=float, default=PACE.interval_ms, help="the model's token pace"
+    )
     args = parser.parse_args()
+    PACE.tokens, PACE.interval_ms = args.tokens, args.interval_ms
     logs = Path(mkdtemp(prefix="minichat-bench-"))
     with ExitStack() as stack:
         databases = ScratchDatabases(POSTGRES_ADMIN_URL, prefix="minichat_bench")
@@ -302,8 +316,8 @@ def main() -> None:
                 ["inference"],
                 {
                     "INFERENCE_BACKEND": "scripted",
-                    "INFERENCE_SCRIPTED_TOKENS": str(TOKENS),
-                    "INFERENCE_SCRIPTED_INTERVAL_MS": str(INTERVAL_MS),
+                    "INFERENCE_SCRIPTED_TOKENS": str(PACE.tokens),
+                    "INFERENCE_SCRIPTED_INTERVAL_MS": str(PACE.interval_ms),
                     "INFERENCE_MAX_CONCURRENCY": "10000",
                     "INFERENCE_MAX_QUEUE": "10000",
                     "LOG_LEVEL": "WARNING",
@@ -330,8 +344,8 @@ def main() -> None:
         )
         asyncio.run(
             run(
-                [int(x) for x in args.levels.split(",")],
-                [int(x) for x in args.capacity.split(",")],
+                [int(x) for x in args.levels.split(",") if x],
+                [int(x) for x in args.capacity.split(",") if x],
                 inference,
                 api,
                 args.profile,

@@ -74,6 +74,10 @@ class GenerationJob:
             self._upstream_task.cancel()
 
     async def run(self) -> None:
+        with self.streams.writing(self.generation_id):
+            await self._run()
+
+    async def _run(self) -> None:
         started = time.monotonic()
         writer = DeltaWriter(self.streams, self.generation_id, self.resume.next_index)
         counters = _Counters(self.resume.completion_tokens, self.resume.ttft_ms)

@@ -84,7 +84,8 @@ async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(
     generation = await start_generation(fast_client, account)
     url = f"/api/generations/{generation['id']}/stream"
     full = await collect(fast_client, url, account.headers)
-    for cut in (1, 5, len(full) - 2, len(full) - 1):
+    # Tokens that reach the runner together go out as one delta, so the count varies.
+    for cut in sorted({1, min(5, len(full) - 2), len(full) - 2, len(full) - 1}):
         rest = await collect(fast_client, url, account.headers, last_event_id=full[cut - 1].id)
         assert rest == full[cut:]
     by_query = await fast_client.get(f"{url}?last_event_id={full[-2].id}", headers=account.headers)

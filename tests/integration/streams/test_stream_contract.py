@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from minichat_api.streams import GenerationStreams
+from minichat_api.streams import GenerationStreams, StreamEvent
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.redis_streams import RedisGenerationStreams
 from tests.conftest import REDIS_URL
@@ -91,6 +91,66 @@ async def test_follow_delivers_in_order_and_reports_quiet(streams: GenerationStr
     assert await anext(quiet) == []
     await quiet.aclose()  # type: ignore[attr-defined]
     await follower.aclose()  # type: ignore[attr-defined]
+
+
+async def test_followers_of_a_stream_this_process_writes_miss_nothing(
+    streams: GenerationStreams,
+) -> None:
+    generation = uuid.uuid4()
+    with streams.writing(generation):
+        before = await streams.append(generation, [("delta", {"text": "0", "index": 0})])
+        early = streams.follow(generation, None, idle_seconds=0.3)
+        late_task = asyncio.create_task(
+            _follow_to_done(streams.follow(generation, before[0], idle_seconds=0.3))
+        )
+        written = before[:]
+        for index in range(1, 30):
+            written += await streams.append(
+                generation, [("delta", {"text": str(index), "index": index})]
+            )
+            if index % 10 == 0:
+                await asyncio.sleep(0.01)
+        written += await streams.append(generation, [("done", {"status": "succeeded"})])
+        assert await asyncio.wait_for(_follow_to_done(early), 10) == written
+        assert await asyncio.wait_for(late_task, 10) == written[1:]
+
+
+async def test_a_stream_another_process_takes_over_still_reaches_followers(
+    redis_prefix: str,
+) -> None:
+    """This process wrote, then stopped (say its lease was lost); another one goes on."""
+    here, there = (
+        RedisGenerationStreams.from_url(
+            REDIS_URL, prefix=f"{redis_prefix}takeover:", retention_seconds=60, max_events=1000
+        )
+        for _ in range(2)
+    )
+    generation = uuid.uuid4()
+    try:
+        with here.writing(generation):
+            written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
+            follower = asyncio.create_task(
+                _follow_to_done(here.follow(generation, None, idle_seconds=30))
+            )
+            written += await here.append(generation, [("delta", {"text": "b", "index": 1})])
+        written += await there.append(
+            generation, [("delta", {"text": "c", "index": 2}), ("done", {"status": "succeeded"})]
+        )
+        # Within the hub's blocking read (1 s), not the follower's 30 s idle poll.
+        assert await asyncio.wait_for(follower, 5) == written
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def _follow_to_done(follower: AsyncIterator[list[StreamEvent]]) -> list[str]:
+    seen: list[str] = []
+    async for batch in follower:
+        seen += [e.id for e in batch]
+        if batch and batch[-1].event == "done":
+            break
+    await follower.aclose()  # type: ignore[attr-defined]
+    return seen
 
 
 async def test_streams_expire_after_retention(streams: GenerationStreams) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +43,11 @@ class GenerationStreams(Protocol):
         self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
     ) -> list[str]:
         """Append events in order; answers their ids. Refreshes the stream's retention."""
+        ...
+
+    def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
+        """This process appends to the generation's stream during the block, so followers here
+        can take its events as they are appended rather than by waiting on the shared stream."""
         ...
 
     async def read(

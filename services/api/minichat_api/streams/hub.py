@@ -1,8 +1,16 @@
-"""One blocking XREAD per process for every followed stream, fanned out to local subscribers.
+"""Two readers per process for every followed stream, fanned out to local subscribers.
 
 A reader per SSE client would hold a Redis connection each; thousands of clients would need
-thousands of connections. The hub reads all followed streams in one command and wakes itself
-(an XADD to its own wake stream) when a new stream must join the command.
+thousands of connections. So the hub reads for all of them:
+
+- Streams that this process writes (`writing`) are read right after each local append, with one
+  XREAD for all the streams appended to since the last read. Most followers watch a generation
+  their own process runs, and this costs a read per batch of appends, whatever the number of
+  followed streams.
+- Every other stream is in one blocking XREAD, which wakes itself (an XADD to its own wake
+  stream) when a stream must join the command.
+
+Either way the events come from Redis, in order, so a follower never sees a gap.
 """
 
 from __future__ import annotations
@@ -10,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +50,11 @@ class StreamHub:
         self._wake_last = "0-0"
         self._followers: dict[str, set[_Subscriber]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Streams this process appends to, left out of the blocking read.
+        self._writers: Counter[str] = Counter()
+        self._appended: set[str] = set()
+        self._appended_signal = asyncio.Event()
+        self._local_task: asyncio.Task[None] | None = None
 
     async def follow(
         self, key: str, after: str | None, idle_seconds: float
@@ -48,10 +63,15 @@ class StreamHub:
         subscriber = _Subscriber(after or "0-0")
         self._followers.setdefault(key, set()).add(subscriber)
         self._ensure_running()
-        try:
-            await asyncio.wait_for(self._wake(), _WAKE_TIMEOUT)
-        except Exception as exc:  # the hub rereads its key set within one block anyway
-            logger.warning("stream hub: wake-up failed (%r); the next read includes %s", exc, key)
+        # What was written before we came is read at once; so are later local appends.
+        self.appended(key)
+        if key not in self._writers:
+            try:
+                await asyncio.wait_for(self._wake(), _WAKE_TIMEOUT)
+            except Exception as exc:  # the hub rereads its key set within one block anyway
+                logger.warning(
+                    "stream hub: wake-up failed (%r); the next read includes %s", exc, key
+                )
         try:
             while True:
                 try:
@@ -66,12 +86,33 @@ class StreamHub:
                 if not followers:
                     del self._followers[key]
 
+    @contextmanager
+    def writing(self, key: str) -> Iterator[None]:
+        """This process appends to `key` during the block (and calls `appended` after each)."""
+        self._writers[key] += 1
+        try:
+            yield
+        finally:
+            self._writers[key] -= 1
+            if not self._writers[key]:
+                # Back into the blocking read, from the followers' last ids, at its next round:
+                # if another process takes the generation over, its appends reach us from there.
+                del self._writers[key]
+
+    def appended(self, key: str) -> None:
+        """`key` has new entries (or may have): read them for its followers now."""
+        if key in self._followers:
+            self._appended.add(key)
+            self._appended_signal.set()
+
     async def close(self) -> None:
-        await cancel_and_wait([self._task])
+        await cancel_and_wait([self._task, self._local_task])
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
+        if self._local_task is None or self._local_task.done():
+            self._local_task = asyncio.create_task(self._run_appended())
 
     async def _wake(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -79,11 +120,47 @@ class StreamHub:
             pipe.pexpire(self._wake_key, 3_600_000)
             await pipe.execute()
 
+    async def _run_appended(self) -> None:
+        """Read the streams appended to since the last round, without blocking, until closed."""
+        while True:
+            await self._appended_signal.wait()
+            self._appended_signal.clear()
+            keys, self._appended = self._appended, set()
+            streams = self._positions(k for k in keys if k in self._followers)
+            if not streams:
+                continue
+            try:
+                response: Any = await self._redis.xread(streams, count=_BATCH)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("stream hub: %r; retrying", exc)
+                self._appended |= keys
+                await asyncio.sleep(0.5)
+                self._appended_signal.set()
+                continue
+            for key, rows in self._pairs(response):
+                self._dispatch(key, rows, streams[key])
+                if len(rows) == _BATCH:  # more than one read's worth: read on
+                    self.appended(key)
+
+    def _positions(self, keys: Iterable[str]) -> dict[Any, Any]:
+        """Each key's read position: the earliest last id among its subscribers."""
+        return {key: min((s.last for s in self._followers[key]), key=entry_key) for key in keys}
+
+    @staticmethod
+    def _pairs(response: Any) -> Iterator[tuple[str, list[Any]]]:
+        # RESP3 answers {key: [entries]}, RESP2 [[key, entries], ...].
+        if isinstance(response, dict):
+            for key, entries in response.items():
+                yield key, entries[0]
+        else:
+            yield from response or []
+
     async def _run(self) -> None:
         while self._followers:
             streams: dict[Any, Any] = {self._wake_key: self._wake_last}
-            for key, subscribers in self._followers.items():
-                streams[key] = min((s.last for s in subscribers), key=entry_key)
+            streams.update(self._positions(k for k in self._followers if k not in self._writers))
             try:
                 response: Any = await self._redis.xread(streams, count=_BATCH, block=_BLOCK_MS)
             except asyncio.CancelledError:
@@ -92,18 +169,23 @@ class StreamHub:
                 logger.warning("stream hub: %r; retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
-            pairs = response.items() if isinstance(response, dict) else response or []
-            for key, entries in pairs:
-                rows = entries[0] if isinstance(response, dict) else entries
+            for key, rows in self._pairs(response):
                 if key == self._wake_key:
                     self._wake_last = str(rows[-1][0]) if rows else self._wake_last
                     continue
-                self._dispatch(key, rows)
+                self._dispatch(key, rows, streams[key])
         self._task = None
 
-    def _dispatch(self, key: str, rows: list[Any]) -> None:
+    def _dispatch(self, key: str, rows: list[Any], position: str) -> None:
+        """Hand the entries read after `position` to each subscriber they continue."""
         events = [entry_event(i, f) for i, f in rows]
+        start = entry_key(position)
         for subscriber in self._followers.get(key, ()):
+            if entry_key(subscriber.last) < start:
+                # It came after the read was sent, from further back: these entries would
+                # leave a gap, so it gets a read of its own.
+                self.appended(key)
+                continue
             fresh = events_after(events, subscriber.last)
             if fresh:
                 subscriber.last = fresh[-1].id

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,9 @@ class MemoryGenerationStreams:
         stream.changed.set()
         stream.changed = asyncio.Event()
         return ids
+
+    def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:  # noqa: ARG002
+        return nullcontext()  # every follower is in this process and wakes on each append
 
     async def read(
         self, generation_id: uuid.UUID, after: str | None, *, block_ms: int, count: int = 500

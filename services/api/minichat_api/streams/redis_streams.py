@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -71,9 +72,16 @@ class RedisGenerationStreams:
             {"e": event, "d": json.dumps(data, separators=(",", ":"))} for event, data in events
         ]
         due = self._retention_due(key, ending=any(e["e"] == "done" for e in entries))
-        return await self._appends.append(
-            key, entries, maxlen=self._max_events, expire_ms=self._retention_ms if due else None
-        )
+        try:
+            return await self._appends.append(
+                key, entries, maxlen=self._max_events, expire_ms=self._retention_ms if due else None
+            )
+        finally:
+            # Even a failed append may have landed: the followers here read from their last id.
+            self._hub.appended(key)
+
+    def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
+        return self._hub.writing(self.stream_key(generation_id))
 
     def _retention_due(self, key: str, *, ending: bool) -> bool:
         """Whether this write must (re)set the stream's expiry: on its first write, at its end,
