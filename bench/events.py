@@ -1,8 +1,9 @@
 """Events per second from outbox insert to aggregate applied: relay -> RabbitMQ -> one worker.
 
 Runs on a scratch database and a scratch RabbitMQ vhost of its own (both removed at the end),
-with the real relay in this process and one real `minichat worker` process, and checks that
-the aggregates are exact. Usage: .venv/bin/python bench/events.py [--events 20000]
+with the real relay in this process (on uvloop, as in the api) and one real `minichat worker`
+process, and checks that the aggregates are exact.
+Usage: .venv/bin/python bench/events.py [--events 20000]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
 from minichat_api.relay import OutboxRelay
+from minichat_cli.serving import run_event_loop
 from tests.conftest import POSTGRES_ADMIN_URL, RABBITMQ_URL, ScratchDatabases
 
 INSERT_BATCH = 1000
@@ -142,7 +144,7 @@ def main() -> None:
         )
         wait_consuming(worker, vhost)
         print(f"cpus: {os.cpu_count()} (shared machine: other work may be running)")
-        asyncio.run(measure(database_url, broker_url, args.events, args.batch))
+        run_event_loop(measure(database_url, broker_url, args.events, args.batch))
     finally:
         if worker is not None:
             worker.terminate()

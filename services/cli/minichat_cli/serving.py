@@ -1,8 +1,10 @@
-"""What every HTTP deployable's command shares: --host/--port flags and running under uvicorn."""
+"""What the long-running commands share: --host/--port flags, uvicorn, and the event loop."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import Coroutine
 from typing import Any
 
 from minichat.settings import Settings
@@ -32,3 +34,13 @@ def serve(app: Any, args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` on uvloop where it is installed, as uvicorn runs the api, else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)

@@ -10,6 +10,7 @@ from typing import Any
 
 from minichat.db.session import create_engine
 from minichat.settings import Settings, get_settings
+from minichat_cli.serving import run_event_loop
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
 def run(_args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.require("database_url", "broker_url")
-    asyncio.run(_relay(settings))
+    run_event_loop(_relay(settings))
     return 0
 
 
