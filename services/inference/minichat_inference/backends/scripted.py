@@ -70,9 +70,14 @@ class ScriptedBackend:
             start = len(request.messages[-1].text.split())
         remaining = max(self.tokens - start, 0)
         count = remaining if max_tokens is None else min(remaining, max_tokens)
+        # Paced against the clock, not by sleeping an interval after each token: the sleeps'
+        # own overhead would otherwise add up, and benchmarks would count it as lag.
+        clock = asyncio.get_running_loop().time
+        due = clock()
         for index in range(start, start + count):
             if self.interval_seconds:
-                await asyncio.sleep(self.interval_seconds)
+                due += self.interval_seconds
+                await asyncio.sleep(max(0.0, due - clock()))
             self._decoded += 1
             word = scripted_word(index)
             if request.continue_final_message and not request.messages[-1].text:
