@@ -27,6 +27,7 @@ from minichat.contracts.events import EVENTS_QUEUE, UsageEvent
 from minichat.db import migrate
 from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
+from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api.relay import OutboxRelay
 from minichat_cli.serving import run_event_loop
@@ -116,7 +117,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500, help="relay batch size")
-    parser.add_argument("--concurrency", type=int, default=64, help="worker threads")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings.model_fields["worker_concurrency"].default,
+        help="worker threads (WORKER_CONCURRENCY)",
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]

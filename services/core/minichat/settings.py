@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_ms: int = Field(default=200, ge=1)
     relay_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
-    worker_concurrency: int = Field(default=64, ge=1, le=512)
+    worker_concurrency: int = Field(default=128, ge=1, le=512)
     worker_prefetch_multiplier: int = Field(default=4, ge=1)
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
 
