@@ -32,8 +32,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FreshStart:
+    """What a generation's creator knows, so the model can start before the generation is
+    even written. `saved` resolves True once the creating transaction has committed."""
+
     prompt: list[ChatTurn]
     model: str
+    saved: asyncio.Future[bool]
 
 
 def new_runner_id() -> str:
@@ -92,11 +96,13 @@ class GenerationRunner:
         self._tasks[generation_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(generation_id, None))
 
-    def cancel_local(self, generation_id: uuid.UUID) -> bool:
+    def cancel_local(
+        self, generation_id: uuid.UUID, reason: StopReason = StopReason.CANCELED
+    ) -> bool:
         job = self._jobs.get(generation_id)
         if job is None:
             return False
-        job.stop(StopReason.CANCELED)
+        job.stop(reason)
         return True
 
     async def _run(self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None) -> None:
@@ -107,7 +113,7 @@ class GenerationRunner:
                         generation_id, fresh.prompt, fresh.model, Resume()
                     )
                     assert job is not None
-                    job.claimed = asyncio.create_task(self._claim(generation_id))
+                    job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
                 else:
                     job = await self._prepare(generation_id, adopted)
                 if job is None:
@@ -173,8 +179,12 @@ class GenerationRunner:
             resume=resume,
         )
 
-    async def _claim(self, generation_id: uuid.UUID) -> bool:
-        """queued -> streaming for a generation of ours; False if it is not ours to run."""
+    async def _claim(self, generation_id: uuid.UUID, saved: asyncio.Future[bool]) -> bool:
+        """queued -> streaming for a generation of ours, once its creation has committed; False
+        if it never was, or is not ours to run: the job then stops and writes nothing."""
+        if not await saved:
+            self.cancel_local(generation_id, StopReason.RELINQUISHED)
+            return False
         async with self._sessions() as session:
             claimed = await transition(
                 session,
@@ -184,8 +194,11 @@ class GenerationRunner:
                 started_at=datetime.now(UTC),
             )
             await session.commit()
-        # A cancel raised before this job was listening would otherwise be missed.
-        if claimed is not None and await self._streams.cancel_requested(generation_id):
+        if claimed is None:
+            # Cancelled while queued, say: the model must not go on computing for nobody.
+            self.cancel_local(generation_id, StopReason.RELINQUISHED)
+        elif await self._streams.cancel_requested(generation_id):
+            # A cancel raised before this job was listening would otherwise be missed.
             self.cancel_local(generation_id)
         return claimed is not None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import redis.asyncio as redis
@@ -154,6 +156,45 @@ async def test_idempotency_key_returns_the_same_generation(
         await fast_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
     ).json()["items"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
+
+
+async def test_racing_retries_start_one_generation_and_leave_no_model_running(
+    slow_client: httpx.AsyncClient, slow_inference: Service
+) -> None:
+    """Each create asks the model before its generation is written; the requests that lose
+    the Idempotency-Key race must close what they asked for."""
+    account = await register(slow_client)
+    chat = await create_chat(slow_client, account)
+    await post_message(slow_client, account, chat["id"], "only one answer please")
+    headers = {**account.headers, "Idempotency-Key": "raced-key"}
+    url = f"/api/chats/{chat['id']}/generations"
+    responses = await asyncio.gather(*(slow_client.post(url, headers=headers) for _ in range(6)))
+    assert {r.status_code for r in responses} == {202}
+    (generation_id,) = {r.json()["id"] for r in responses}
+    cancel = await slow_client.post(
+        f"/api/generations/{generation_id}/cancel", headers=account.headers
+    )
+    assert cancel.status_code == 200
+    async with httpx.AsyncClient(base_url=slow_inference.url) as inference:
+        for _ in range(100):
+            active = await _gauge(inference, "minichat_inference_active_generations")
+            if active == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert active == 0
+    stored = await slow_client.get(f"/api/generations/{generation_id}", headers=account.headers)
+    assert stored.json()["status"] == "canceled"
+    messages = await slow_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
+    roles = [m["role"] for m in messages.json()["items"]]
+    # The one answer, if a word of it came before the cancel; never one per retry.
+    assert roles in (["user"], ["user", "assistant"])
+
+
+async def _gauge(http: httpx.AsyncClient, name: str) -> float:
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 async def test_a_second_generation_while_one_runs_is_conflict(

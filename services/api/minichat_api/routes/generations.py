@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -44,11 +45,21 @@ async def create_generation(
         runner_id=state.runner.runner_id,
         idempotency_key=idempotency_key,
     )
-    if created:
+    if not created:
+        return GenerationPublic.of(generation)
+    with session.no_autoflush:  # the generation is written after the model has been asked
         prompt = await build_prompt(session, generation, state.settings.generation_context_chars)
-        await session.commit()
-        state.runner.submit(generation.id, fresh=FreshStart(prompt, generation.model))
-    return GenerationPublic.of(generation)
+    # The model starts on the prompt while the generation is written; the runner claims it,
+    # and writes anything, only once `saved` says the write committed.
+    saved: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    state.runner.submit(generation.id, fresh=FreshStart(prompt, generation.model, saved))
+    committed = False
+    try:
+        winner = await generations.save_generation(session, generation)
+        committed = winner is None
+    finally:
+        saved.set_result(committed)
+    return GenerationPublic.of(winner or generation)
 
 
 @router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})

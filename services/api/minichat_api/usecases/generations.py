@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.contracts.events import UsageEvent
+from minichat.db.base import new_id
 from minichat.db.models import Chat, Generation, Message
 from minichat.errors import Conflict, NotFound
 from minichat.outbox import add_event
@@ -46,7 +47,9 @@ async def create_generation(
     idempotency_key: str | None,
 ) -> tuple[Generation, bool]:
     """A queued generation answering the chat's last user message; `(generation, created)`.
-    The caller commits a created one (and may read more in the same transaction first)."""
+
+    A created one is only added to the session, not yet written: the caller may read the
+    prompt and start the model first, then `save_generation`."""
     if idempotency_key is not None:
         existing = await _by_idempotency_key(session, user_id, idempotency_key)
         if existing is not None:
@@ -75,6 +78,11 @@ async def create_generation(
     active_id: uuid.UUID | None = row[0]
     last_user_message: uuid.UUID | None = row[1]
     if active_id is not None:
+        if idempotency_key is not None:
+            # A retry of the same request may arrive while the first is being committed.
+            existing = await _by_idempotency_key(session, user_id, idempotency_key)
+            if existing is not None:
+                return _same_request(existing, chat_id), False
         raise Conflict(
             f"generation {active_id} is still running in this chat; cancel it or wait",
             code="generation_in_progress",
@@ -83,6 +91,7 @@ async def create_generation(
     if last_user_message is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
     generation = Generation(
+        id=new_id(),
         chat_id=chat_id,
         user_id=user_id,
         model=model,
@@ -91,18 +100,24 @@ async def create_generation(
         runner_id=runner_id,
     )
     session.add(generation)
+    return generation, True
+
+
+async def save_generation(session: AsyncSession, generation: Generation) -> Generation | None:
+    """Commit a generation from `create_generation`. None when saved; else the generation of a
+    request with the same Idempotency-Key that won the race, which answers this one too."""
     try:
-        await session.flush()
+        await session.commit()
     except IntegrityError:
-        # Another request with the same key won the race; answer with its generation.
         await session.rollback()
-        if idempotency_key is None:
+        key = generation.idempotency_key
+        if key is None:
             raise
-        existing = await _by_idempotency_key(session, user_id, idempotency_key)
+        existing = await _by_idempotency_key(session, generation.user_id, key)
         if existing is None:
             raise
-        return _same_request(existing, chat_id), False
-    return generation, True
+        return _same_request(existing, generation.chat_id)
+    return None
 
 
 def _same_request(generation: Generation, chat_id: uuid.UUID) -> Generation:
