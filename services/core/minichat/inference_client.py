@@ -36,6 +36,9 @@ StreamEvent = ContentDelta | StreamEnd
 
 # One SSE line may be long (a proxy can join chunks); aiohttp's default buffer is 64 KiB.
 _READ_BUFFER_BYTES = 1 << 20
+# Idle connections are dropped before servers drop them (uvicorn, so vLLM, after 5 s), so a
+# request is never sent on a socket the server is closing.
+_IDLE_CONNECTION_SECONDS = 4.0
 
 
 def api_base(url: str) -> str:
@@ -88,7 +91,9 @@ class InferenceClient:
             self._http = aiohttp.ClientSession(
                 headers=self._headers,
                 timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections, keepalive_timeout=_IDLE_CONNECTION_SECONDS
+                ),
                 read_bufsize=_READ_BUFFER_BYTES,
                 raise_for_status=False,
             )
