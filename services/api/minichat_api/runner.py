@@ -11,7 +11,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +25,12 @@ from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, recor
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
 from minichat_api.upstream import ChatTurn, Upstream
-from minichat_api.usecases.generations import ACTIVE, active_generations, transition
+from minichat_api.usecases.generations import (
+    ACTIVE,
+    active_generations,
+    queued_generations,
+    transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +251,18 @@ class GenerationRunner:
 
     async def _adopt_orphans(self) -> None:
         await asyncio.sleep(self._settings.reaper_interval_ms / 1000)
+        # Ours but never started: the create committed, yet its request failed before or while
+        # hearing so (a lost reply, a cancelled request), so no job was left to run it.
+        grace = timedelta(milliseconds=self._settings.runner_heartbeat_ttl_ms)
         async with self._sessions() as session:
             candidates = await active_generations(session, excluding_runner=self.runner_id)
+            stranded = await queued_generations(
+                session, runner_id=self.runner_id, created_before=datetime.now(UTC) - grace
+            )
+        for generation_id in stranded:
+            if generation_id not in self._tasks:
+                logger.info("generation %s: queued here with no job; starting it", generation_id)
+                self.submit(generation_id)
         owners = sorted({owner for _, owner in candidates if owner})
         alive = await self._streams.alive(owners)
         for generation_id, owner in candidates:

@@ -167,3 +167,41 @@ async def test_inference_refusing_the_request_fails_the_generation(
         assert received[-1].data == {"status": "failed"}
         messages = await _messages(client, account.headers, generation["chat_id"])
         assert [m["role"] for m in messages] == ["user"]
+
+
+async def test_a_generation_whose_create_reply_was_lost_still_runs(
+    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection
+) -> None:
+    """The create committed but its request failed before starting the job (a lost reply):
+    the generation is queued under a live runner that is not running it. The runner's
+    reaper finds it and runs it, so the client's retry with the same key gets an answer."""
+    async with running_api(
+        settings.model_copy(
+            update={"inference_url": fast_inference.url, "runner_heartbeat_ttl_ms": 500}
+        )
+    ) as client:
+        account = await register(client)
+        first = await start_generation(client, account, "first")
+        await collect(client, f"/api/generations/{first['id']}/stream", account.headers)
+        cursor = await db.execute(
+            "SELECT runner_id, user_message_id FROM generations WHERE id = %s", (first["id"],)
+        )
+        runner_id, user_message_id = await cursor.fetchone() or (None, None)
+        stranded = await db.execute(
+            "INSERT INTO generations (id, chat_id, user_id, status, model, idempotency_key,"
+            " user_message_id, runner_id, adoptions, partial_text, created_at)"
+            " SELECT gen_random_uuid(), chat_id, user_id, 'queued', model, 'lost-reply',"
+            " %s, %s, 0, '', now() FROM generations WHERE id = %s RETURNING id",
+            (user_message_id, runner_id, first["id"]),
+        )
+        (stranded_id,) = await stranded.fetchone() or (None,)
+        retry = await client.post(
+            f"/api/chats/{first['chat_id']}/generations",
+            headers={**account.headers, "Idempotency-Key": "lost-reply"},
+        )
+        assert retry.json()["id"] == str(stranded_id)
+        received = await asyncio.wait_for(
+            collect(client, f"/api/generations/{stranded_id}/stream", account.headers), 20
+        )
+        assert received[-1].data == {"status": "succeeded"}
+        assert text_of(received)

@@ -269,6 +269,23 @@ async def active_generations(
     return [(row[0], row[1]) for row in rows]
 
 
+async def queued_generations(
+    session: AsyncSession, *, runner_id: str, created_before: datetime, limit: int = 200
+) -> Sequence[uuid.UUID]:
+    """Generations of `runner_id` still queued that were created before `created_before`."""
+    rows = await session.scalars(
+        select(Generation.id)
+        .where(
+            Generation.status == GenerationStatus.QUEUED,
+            Generation.runner_id == runner_id,
+            Generation.created_at < created_before,
+        )
+        .order_by(Generation.created_at)
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def cancel_generation(
     session: AsyncSession,
     streams: GenerationStreams,
