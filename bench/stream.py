@@ -5,7 +5,7 @@ from `minichat inference` and through `minichat api` (create generation + SSE), 
 latency; then the most concurrent streams one api process sustains with delta lag p99 <= 50 ms,
 and delta events per second per api core.
 
-    .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 100,250,500,1000,2000]
+    .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 25,50,100,250,500,1000,2000]
         [--tokens 64] [--interval-ms 20]  # the scripted model's answers
         [--profile /tmp/api.txt]   # py-spy's collapsed stacks of the api at each capacity level
 
@@ -326,7 +326,7 @@ def stop_profile(recorder: subprocess.Popen[bytes] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,50,200", help="'' skips the TTFT table")
-    parser.add_argument("--capacity", default="100,250,500,1000,2000")
+    parser.add_argument("--capacity", default="25,50,100,250,500,1000,2000")
     parser.add_argument(
         "--profile",
         type=Path,
