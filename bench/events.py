@@ -3,7 +3,7 @@
 Runs on a scratch database and a scratch RabbitMQ vhost of its own (both removed at the end),
 with the real relay in this process (on uvloop, as in the api) and one real `minichat worker`
 process, and checks that the aggregates are exact.
-Usage: .venv/bin/python bench/events.py [--events 20000]
+Usage: .venv/bin/python bench/events.py [--events 20000] [--runs 3]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -68,7 +69,7 @@ async def insert_events(database_url: str, users: list[uuid.UUID], total: int) -
     await engine.dispose()
 
 
-async def measure(database_url: str, broker_url: str, total: int, batch: int) -> None:
+async def measure(database_url: str, broker_url: str, total: int, batch: int) -> float:
     url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     users = [uuid.uuid4() for _ in range(50)]
     engine = create_engine(database_url, pool_size=2)
@@ -111,6 +112,7 @@ async def measure(database_url: str, broker_url: str, total: int, batch: int) ->
     print(f"aggregates exact:      {exact} {row} expected {expected}")
     if not exact:
         raise SystemExit(1)
+    return total / elapsed
 
 
 def main() -> None:
@@ -123,8 +125,21 @@ def main() -> None:
         default=Settings.model_fields["worker_concurrency"].default,
         help="worker threads (WORKER_CONCURRENCY)",
     )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs, each from scratch; the median is the figure"
+    )
     args = parser.parse_args()
+    print(f"cpus: {os.cpu_count()} (shared machine: other work may be running)")
+    results = []
+    for number in range(1, args.runs + 1):
+        print(f"\nrun {number} of {args.runs}")
+        results.append(one_run(args))
+    runs = ", ".join(f"{r:,.0f}" for r in results)
+    print(f"\nmedian of {args.runs} runs: {statistics.median(results):,.0f} events/s ({runs})")
 
+
+def one_run(args: argparse.Namespace) -> float:
+    """A scratch database, vhost and worker process of its own; the events/s it measured."""
     run = uuid.uuid4().hex[:8]
     vhost = f"minichat-bench-{run}"
     databases = ScratchDatabases(POSTGRES_ADMIN_URL, prefix="minichat_bench")
@@ -149,8 +164,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         wait_consuming(worker, vhost)
-        print(f"cpus: {os.cpu_count()} (shared machine: other work may be running)")
-        run_event_loop(measure(database_url, broker_url, args.events, args.batch))
+        return run_event_loop(measure(database_url, broker_url, args.events, args.batch))
     finally:
         if worker is not None:
             worker.terminate()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from minichat.settings import Settings
+
+T = TypeVar("T")
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -36,11 +38,10 @@ def serve(app: Any, args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on uvloop where it is installed, as uvicorn runs the api, else on asyncio's."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+        return asyncio.run(main)
+    return uvloop.run(main)
