@@ -139,7 +139,7 @@ class StreamHub:
                 await asyncio.sleep(0.5)
                 self._appended_signal.set()
                 continue
-            for key, rows in self._pairs(response):
+            for key, rows in xread_entries(response):
                 self._dispatch(key, rows, streams[key])
                 if len(rows) == _BATCH:  # more than one read's worth: read on
                     self.appended(key)
@@ -147,15 +147,6 @@ class StreamHub:
     def _positions(self, keys: Iterable[str]) -> dict[Any, Any]:
         """Each key's read position: the earliest last id among its subscribers."""
         return {key: min((s.last for s in self._followers[key]), key=entry_key) for key in keys}
-
-    @staticmethod
-    def _pairs(response: Any) -> Iterator[tuple[str, list[Any]]]:
-        # RESP3 answers {key: [entries]}, RESP2 [[key, entries], ...].
-        if isinstance(response, dict):
-            for key, entries in response.items():
-                yield key, entries[0]
-        else:
-            yield from response or []
 
     async def _run(self) -> None:
         while self._followers:
@@ -169,7 +160,7 @@ class StreamHub:
                 logger.warning("stream hub: %r; retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
-            for key, rows in self._pairs(response):
+            for key, rows in xread_entries(response):
                 if key == self._wake_key:
                     self._wake_last = str(rows[-1][0]) if rows else self._wake_last
                     continue
@@ -194,6 +185,16 @@ class StreamHub:
 
 def new_wake_key(prefix: str) -> str:
     return f"{prefix}hub:{uuid.uuid4().hex}"
+
+
+def xread_entries(response: Any) -> Iterator[tuple[str, list[Any]]]:
+    """(key, entries) for each stream in an XREAD answer: RESP3 {key: [entries]}, RESP2
+    [[key, entries], ...]."""
+    if isinstance(response, dict):
+        for key, entries in response.items():
+            yield key, entries[0]
+    else:
+        yield from response or []
 
 
 def entry_event(entry_id: Any, fields: Any) -> StreamEvent:

@@ -14,7 +14,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 
 from minichat_api.streams.base import StreamEvent
-from minichat_api.streams.hub import StreamHub, entry_event, new_wake_key
+from minichat_api.streams.hub import StreamHub, entry_event, new_wake_key, xread_entries
 from minichat_api.streams.redis_appends import AppendPipeline
 
 MAX_CONNECTIONS = 256
@@ -104,11 +104,11 @@ class RedisGenerationStreams:
         response: Any = await self._redis.xread(
             {key: after or "0-0"}, count=count, block=block_ms if block_ms > 0 else None
         )
-        if not response:
-            return []
-        # RESP2 answers [[key, entries]], RESP3 {key: [entries]}.
-        entries = response[key][0] if isinstance(response, dict) else response[0][1]
-        return [entry_event(entry_id, fields) for entry_id, fields in entries]
+        return [
+            entry_event(entry_id, fields)
+            for _key, entries in xread_entries(response)
+            for entry_id, fields in entries
+        ]
 
     def follow(
         self, generation_id: uuid.UUID, after: str | None, *, idle_seconds: float
