@@ -50,10 +50,9 @@ async def create_generation(
 
     A created one is only added to the session, not yet written: the caller may read the
     prompt and start the model first, then `save_generation`."""
-    if idempotency_key is not None:
-        existing = await _by_idempotency_key(session, user_id, idempotency_key)
-        if existing is not None:
-            return _same_request(existing, chat_id), False
+    earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
+    if earlier is not None:
+        return earlier, False
     # One round trip: is the chat ours, is an answer already running, what does it answer.
     active = (
         select(Generation.id)
@@ -78,11 +77,10 @@ async def create_generation(
     active_id: uuid.UUID | None = row[0]
     last_user_message: uuid.UUID | None = row[1]
     if active_id is not None:
-        if idempotency_key is not None:
-            # A retry of the same request may arrive while the first is being committed.
-            existing = await _by_idempotency_key(session, user_id, idempotency_key)
-            if existing is not None:
-                return _same_request(existing, chat_id), False
+        # A retry of the same request may arrive while the first is being committed.
+        earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
+        if earlier is not None:
+            return earlier, False
         raise Conflict(
             f"generation {active_id} is still running in this chat; cancel it or wait",
             code="generation_in_progress",
@@ -110,14 +108,23 @@ async def save_generation(session: AsyncSession, generation: Generation) -> Gene
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        key = generation.idempotency_key
-        if key is None:
+        earlier = await _earlier_request(
+            session, generation.user_id, generation.chat_id, generation.idempotency_key
+        )
+        if earlier is None:
             raise
-        existing = await _by_idempotency_key(session, generation.user_id, key)
-        if existing is None:
-            raise
-        return _same_request(existing, generation.chat_id)
+        return earlier
     return None
+
+
+async def _earlier_request(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, key: str | None
+) -> Generation | None:
+    """The generation an earlier request with this Idempotency-Key created, if any."""
+    if key is None:
+        return None
+    existing = await _by_idempotency_key(session, user_id, key)
+    return None if existing is None else _same_request(existing, chat_id)
 
 
 def _same_request(generation: Generation, chat_id: uuid.UUID) -> Generation:
