@@ -68,16 +68,16 @@ class Settings(BaseSettings):
     # The relay runs inside every api process unless RELAY_IN_API=false (then run
     # `minichat relay`); it sends up to RELAY_BATCH_SIZE rows per broker round trip and looks
     # for new rows every RELAY_POLL_INTERVAL_MS when idle. RELAY_METRICS_PORT serves the
-    # standalone relay's /metrics (the api serves its own). The worker runs
-    # WORKER_CONCURRENCY threads (mostly waiting for a batched commit of their usage event),
-    # holds WORKER_PREFETCH_MULTIPLIER unacked messages per thread,
-    # and serves /metrics on WORKER_METRICS_PORT when set.
+    # standalone relay's /metrics (the api serves its own). The worker applies first
+    # deliveries in batched commits straight from its consumer, and runs retried events on
+    # WORKER_CONCURRENCY threads; it holds WORKER_CONCURRENCY * WORKER_PREFETCH_MULTIPLIER
+    # unacked messages (the largest batch), and serves /metrics on WORKER_METRICS_PORT when set.
     relay_in_api: bool = True
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_ms: int = Field(default=200, ge=1)
     relay_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
-    worker_concurrency: int = Field(default=128, ge=1, le=512)
-    worker_prefetch_multiplier: int = Field(default=4, ge=1)
+    worker_concurrency: int = Field(default=16, ge=1, le=512)
+    worker_prefetch_multiplier: int = Field(default=16, ge=1)
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
 
     web_origin: str = "http://localhost:3000"

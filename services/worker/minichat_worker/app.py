@@ -50,7 +50,7 @@ def create_app(settings: Settings, store: EventStore | None = None) -> Celery:
     settings.require("database_url", "broker_url")
     assert settings.database_url is not None
     if store is None:
-        # Usage events share one batching connection; audit events use the rest.
+        # Each event type's batcher holds one connection; retried tasks share the rest.
         pool_size = min(settings.worker_concurrency, 8)
         store = EventStore.connect(settings.database_url, pool_size=pool_size)
     app = Celery("minichat", set_as_current=False)

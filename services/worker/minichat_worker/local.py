@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from minichat.contracts.events import AuditEvent, UsageEvent
+from minichat_worker import outcomes
 from minichat_worker.aggregates import EventStore
 from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
 
@@ -61,7 +62,7 @@ def _validated(event_type: str, payload: Any) -> BaseModel | None:
     try:
         return contract.model_validate(payload)
     except ValidationError as exc:
-        _skip(event_type, _event_id(payload), f"invalid payload: {_summary(exc)}")
+        _skip(event_type, _event_id(payload), outcomes.invalid(exc))
         return None
 
 
@@ -87,13 +88,9 @@ def _apply(
                 EVENTS_FAILED.labels(event_type, "database").inc()
                 raise
             except DBAPIError as exc:
-                _skip(
-                    event_type,
-                    str(event.event_id),
-                    f"refused by the database: {type(exc.orig).__name__}",
-                )
+                _skip(event_type, str(event.event_id), outcomes.refused(exc))
                 continue
-            EVENTS_PROCESSED.labels(event_type, "applied" if applied else "duplicate").inc()
+            outcomes.processed(event_type, applied=applied)
         return
     EVENTS_PROCESSED.labels(event_type, "applied").inc(len(fresh))
     EVENTS_PROCESSED.labels(event_type, "duplicate").inc(len(events) - len(fresh))
@@ -108,10 +105,3 @@ def _skip(event_type: str, event_id: str | None, reason: str) -> None:
 def _event_id(payload: Any) -> str | None:
     event_id = payload.get("event_id") if isinstance(payload, dict) else None
     return None if event_id is None else str(event_id)
-
-
-def _summary(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in error.errors()
-    ]
-    return "; ".join(problems[:5])

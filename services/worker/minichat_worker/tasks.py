@@ -3,11 +3,12 @@
 This is the worker's one edge between failures and Celery: a payload that fails validation, or
 that the database refuses as data (too long, a NUL byte), is rejected without requeueing and
 lands in the dead-letter queue; a database that cannot be reached is retried with backoff.
+A first delivery usually never reaches `handle`: the tasks' strategy (strategy.py) applies it
+in a batch straight from the consumer, with the same outcomes; `handle` runs retries.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -17,82 +18,68 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from minichat.contracts.events import AUDIT_EVENT_TASK, USAGE_EVENT_TASK, AuditEvent, UsageEvent
+from minichat_worker import outcomes
 from minichat_worker.aggregates import EventStore
-from minichat_worker.batching import UsageBatcher
-from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
+from minichat_worker.batching import EventBatcher
+from minichat_worker.strategy import BatchedStrategy
 
-logger = logging.getLogger(__name__)
-
-E = TypeVar("E", bound=BaseModel)
-
-RETRY_BASE_SECONDS = 1.0
-RETRY_MAX_SECONDS = 30.0
-# About an hour of database outage; after that the event waits in the dead-letter queue.
-MAX_DATABASE_RETRIES = 130
-
-
-def retry_delay(retries: int) -> float:
-    """Exponential backoff: 1, 2, 4, ... seconds, capped at RETRY_MAX_SECONDS."""
-    return float(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** min(retries, 16)))
+M = TypeVar("M", bound=BaseModel)
 
 
 def handle(
     task: Task,
     event_type: str,
     payload: Any,
-    model: type[E],
-    apply: Callable[[E], bool],
+    model: type[M],
+    apply: Callable[[M], bool],
 ) -> str:
     """Validate and apply one event; answers `applied` or `duplicate`."""
     try:
         event = model.model_validate(payload)
     except ValidationError as exc:
-        _dead_letter(task, event_type, f"invalid payload: {_summary(exc)}")
+        _dead_letter(task, event_type, outcomes.invalid(exc))
     try:
         applied = apply(event)
     except (OperationalError, InterfaceError) as exc:
-        EVENTS_FAILED.labels(event_type, "database").inc()
         retries = task.request.retries
-        logger.warning(
-            "%s %s: database unavailable (%s); retry %d",
-            event_type,
-            task.request.id,
-            type(exc.orig).__name__,
-            retries + 1,
-        )
+        outcomes.database_unavailable(event_type, task.request.id, exc, retries=retries)
         raise task.retry(
-            exc=exc, countdown=retry_delay(retries), max_retries=MAX_DATABASE_RETRIES
+            exc=exc,
+            countdown=outcomes.retry_delay(retries),
+            max_retries=outcomes.MAX_DATABASE_RETRIES,
         ) from exc
     except DBAPIError as exc:
-        _dead_letter(task, event_type, f"refused by the database: {type(exc.orig).__name__}")
-    outcome = "applied" if applied else "duplicate"
-    EVENTS_PROCESSED.labels(event_type, outcome).inc()
-    return outcome
+        _dead_letter(task, event_type, outcomes.refused(exc))
+    outcomes.processed(event_type, applied=applied)
+    return "applied" if applied else "duplicate"
 
 
 def _dead_letter(task: Task, event_type: str, reason: str) -> NoReturn:
-    EVENTS_FAILED.labels(event_type, "invalid").inc()
-    logger.error("dead-lettering %s %s: %s", event_type, task.request.id, reason)
+    outcomes.dead_lettered(event_type, task.request.id, reason)
     raise Reject(reason, requeue=False)
-
-
-def _summary(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in error.errors()
-    ]
-    return "; ".join(problems[:5])
 
 
 def register_tasks(app: Celery, store: EventStore) -> None:
     """The two event tasks, named as the relay addresses them; each takes the payload dict."""
     task: Any = app.task  # Celery's decorator is untyped
-    usage = UsageBatcher(store)
+    usage = EventBatcher[UsageEvent](store.apply_usage_batch, name="usage-batcher")
+    audit = EventBatcher[AuditEvent](store.apply_audit_batch, name="audit-batcher")
 
     def usage_event(self: Task, payload: Any) -> str:
         return handle(self, "usage_event", payload, UsageEvent, usage.apply)
 
     def audit_event(self: Task, payload: Any) -> str:
-        return handle(self, "audit_event", payload, AuditEvent, store.apply_audit)
+        return handle(self, "audit_event", payload, AuditEvent, audit.apply)
 
-    for name, function in ((USAGE_EVENT_TASK, usage_event), (AUDIT_EVENT_TASK, audit_event)):
-        task(name=name, bind=True, max_retries=MAX_DATABASE_RETRIES)(function)
+    task(
+        name=USAGE_EVENT_TASK,
+        bind=True,
+        max_retries=outcomes.MAX_DATABASE_RETRIES,
+        Strategy=BatchedStrategy("usage_event", UsageEvent.model_validate, usage),
+    )(usage_event)
+    task(
+        name=AUDIT_EVENT_TASK,
+        bind=True,
+        max_retries=outcomes.MAX_DATABASE_RETRIES,
+        Strategy=BatchedStrategy("audit_event", AuditEvent.model_validate, audit),
+    )(audit_event)

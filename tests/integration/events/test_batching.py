@@ -9,7 +9,7 @@ from sqlalchemy.exc import DataError
 
 from minichat.contracts.events import UsageEvent
 from minichat_worker.aggregates import EventStore
-from minichat_worker.batching import UsageBatcher
+from minichat_worker.batching import EventBatcher
 from tests.integration.events.conftest import usage_event, usage_totals
 
 # Valid for the contract, beyond the 64-bit column: refused on PostgreSQL and SQLite alike.
@@ -21,7 +21,7 @@ def test_concurrent_events_batch_exactly(store: EventStore) -> None:
     events = [usage_event(user_id, prompt_tokens=i) for i in range(200)]
     poison = usage_event(user_id, prompt_tokens=TOO_MANY_TOKENS)
     submitted = [*events, events[0], events[1], poison]
-    batcher = UsageBatcher(store, max_batch=64)
+    batcher = EventBatcher[UsageEvent](store.apply_usage_batch, name="usage", max_batch=64)
 
     def apply(event: UsageEvent) -> bool | DataError:
         try:

@@ -96,14 +96,15 @@ def test_duplicates_count_once_in_one_call_and_across_calls(
 def _mixed_usage(user_id: uuid.UUID, n: int) -> list[UsageEvent]:
     """Events over several days, models and outcomes; ttft and duration exact in binary."""
     rng = random.Random(11)
-    now = datetime.now(UTC)
+    # Noon, so the minutes taken off never cross into another day: five days, whatever the hour.
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     events = []
     for _ in range(n):
         status = rng.choice(FINAL)
         events.append(
             usage_event(
                 user_id,
-                occurred_at=now - timedelta(days=rng.randint(0, 4), minutes=rng.randint(0, 600)),
+                occurred_at=noon - timedelta(days=rng.randint(0, 4), minutes=rng.randint(0, 600)),
                 model=rng.choice(MODELS),
                 status=status,
                 prompt_tokens=rng.randint(0, 4000),

@@ -13,7 +13,7 @@ from minichat.errors import InvalidInput
 from minichat_api.amqp_publisher import task_message
 from minichat_api.usecases.usage import DEFAULT_DAYS, day_range
 from minichat_worker.aggregates import sync_database_url, utc_day
-from minichat_worker.tasks import RETRY_MAX_SECONDS, retry_delay
+from minichat_worker.outcomes import RETRY_MAX_SECONDS, retry_delay
 
 
 def test_an_outbox_row_becomes_a_celery_protocol_2_task_message() -> None:
