@@ -9,9 +9,16 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from celery import Celery
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.contracts.events import EVENTS_QUEUE
+from minichat.contracts.events import (
+    EVENTS_EXCHANGE,
+    EVENTS_QUEUE,
+    EVENTS_ROUTING_KEY,
+    USAGE_EVENT_TASK,
+    UsageEvent,
+)
 from minichat.statuses import GenerationStatus
 from minichat_api.relay import OutboxRelay
 from minichat_worker.aggregates import utc_day
@@ -60,6 +67,39 @@ async def test_an_event_published_twice_is_counted_once(
         "SELECT count(*) FROM processed_events WHERE event_id = %s", (event.event_id,)
     )
     assert await cursor.fetchone() == (1,)
+
+
+async def test_events_sent_by_celery_itself_apply_once_on_either_path(
+    worker: Worker,  # noqa: ARG001 - applies the events
+    broker_url: str,
+    db_events: psycopg.AsyncConnection,
+) -> None:
+    """A plain send is batched straight from the consumer; a countdown takes Celery's own path."""
+    user_id = uuid.uuid4()
+    plain = usage_event(user_id, prompt_tokens=1)
+    delayed = usage_event(user_id, prompt_tokens=2)
+    client = Celery(broker=broker_url, set_as_current=False)
+
+    def send(event: UsageEvent, **options: float) -> None:
+        client.send_task(
+            USAGE_EVENT_TASK,
+            args=[event.model_dump(mode="json")],
+            exchange=EVENTS_EXCHANGE,
+            routing_key=EVENTS_ROUTING_KEY,
+            **options,
+        )
+
+    try:
+        for event, options in ((plain, {}), (plain, {}), (delayed, {"countdown": 0.5})):
+            await asyncio.to_thread(send, event, **options)
+    finally:
+        client.close()
+    await wait_for(lambda: _applied(db_events, user_id, 2), "both events to be applied")
+    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume every copy")
+    cursor = await db_events.execute(
+        "SELECT sum(requests), sum(prompt_tokens) FROM usage_daily WHERE user_id = %s", (user_id,)
+    )
+    assert await cursor.fetchone() == (2, 3)
 
 
 async def _applied(db: psycopg.AsyncConnection, user_id: uuid.UUID, requests: int) -> bool:
