@@ -208,11 +208,14 @@ async def run(
         for chat in await prepare_chats(api, 5):
             await api_stream(api, chat)
         print(f"time to first token, ms ({PACE.tokens} tokens {PACE.interval_ms:g} ms apart)")
-        print(row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99"))
+        print(
+            row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99", "create p50")
+        )
         for level in levels:
             # Several rounds, so that p99 at low concurrency rests on more than a few samples.
             d: list[float] = []
             a: list[float] = []
+            creates: list[float] = []
             for _round in range(max(1, SAMPLES_PER_LEVEL // level)):
                 chats = await prepare_chats(api, level)
                 direct_results = await asyncio.gather(
@@ -221,8 +224,9 @@ async def run(
                 api_results = await asyncio.gather(*(api_stream(api, c) for c in chats))
                 d += [r.ttft_ms for r in direct_results]
                 a += [r.ttft_ms for r in api_results]
+                creates += [r.create_ms for r in api_results]
             d50, d99, a50, a99 = (percentile(x, q) for x in (d, a) for q in (50, 99))
-            print(row(level, d50, d99, a50, a99, a50 - d50, a99 - d99))
+            print(row(level, d50, d99, a50, a99, a50 - d50, a99 - d99, percentile(creates, 50)))
         print(
             f"\nconcurrent streams held by one api process (lag p99 <= {LAG_TARGET_MS:g} ms):"
             f" new streams arrive at level / {PACE.duration_s:g} s per second for"

@@ -63,6 +63,8 @@ class GenerationJob:
     # A fresh generation's claim (queued -> streaming) runs while the model computes its first
     # token; nothing is written until it has succeeded.
     claimed: asyncio.Task[bool] | None = None
+    # Resolved as the model is sent its request, for a creator waiting to write the generation.
+    asked: asyncio.Future[None] | None = None
     _stop: StopReason | None = None
     _upstream_task: asyncio.Task[Usage | None] | None = None
 
@@ -121,12 +123,16 @@ class GenerationJob:
         usage: Usage | None = None
         last_checkpoint = time.monotonic()
         since_checkpoint = 0
-        async for chunk in self.upstream.stream_chat(
+        chunks = self.upstream.stream_chat(
             self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
             model=self.config.model,
             max_tokens=max(1, self.config.max_tokens - counters.completion_tokens),
             continue_final_message=bool(self.resume.text),
-        ):
+        )
+        if self.asked is not None and not self.asked.done():
+            # The waiter runs only once this task pauses, after the request below is written.
+            self.asked.set_result(None)
+        async for chunk in chunks:
             if chunk.text:
                 if not await self._claim_held():
                     self._stop = StopReason.RELINQUISHED

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.db.models import Generation, Message
 from minichat_api.upstream import ChatTurn
 
-_MAX_HISTORY_MESSAGES = 200
+MAX_HISTORY_MESSAGES = 200
 
 
 async def build_prompt(
@@ -22,8 +24,13 @@ async def build_prompt(
         select(Message.role, Message.content)
         .where(Message.chat_id == generation.chat_id, Message.seq <= user_seq)
         .order_by(Message.seq.desc())
-        .limit(_MAX_HISTORY_MESSAGES)
+        .limit(MAX_HISTORY_MESSAGES)
     )
+    return prompt_from(history.all(), budget_chars)
+
+
+def prompt_from(history: Iterable[tuple[str, str | None]], budget_chars: int) -> list[ChatTurn]:
+    """The prompt from `(role, content)` pairs, newest first, starting at the user's message."""
     turns: list[ChatTurn] = []
     spent = 0
     for role, text in history:

@@ -10,7 +10,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -43,6 +43,10 @@ class FreshStart:
     prompt: list[ChatTurn]
     model: str
     saved: asyncio.Future[bool]
+    # Resolved by the job as it sends the model its request.
+    asked: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 def new_runner_id() -> str:
@@ -92,14 +96,23 @@ class GenerationRunner:
         *,
         adopted: bool = False,
         fresh: FreshStart | None = None,
-    ) -> None:
+    ) -> asyncio.Task[None] | None:
         """Run a generation. `fresh`: what its creator already knows, so the model can start
         before the database has recorded that it did."""
         if generation_id in self._tasks:
-            return
+            return None
         task = asyncio.create_task(self._run(generation_id, adopted, fresh))
         self._tasks[generation_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(generation_id, None))
+        return task
+
+    async def start_fresh(self, generation_id: uuid.UUID, fresh: FreshStart) -> None:
+        """Run a new generation; return once the model has been asked (or the generation waits
+        for a free slot), so that its creator's database write overlaps the first token."""
+        waits_for_slot = self._slots.locked()
+        task = self.submit(generation_id, fresh=fresh)
+        if task is not None and not waits_for_slot:
+            await asyncio.wait({fresh.asked, task}, return_when=asyncio.FIRST_COMPLETED)
 
     def cancel_local(
         self, generation_id: uuid.UUID, reason: StopReason = StopReason.CANCELED
@@ -119,6 +132,7 @@ class GenerationRunner:
                     )
                     assert job is not None
                     job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
+                    job.asked = fresh.asked
                 else:
                     job = await self._prepare(generation_id, adopted)
                 if job is None:

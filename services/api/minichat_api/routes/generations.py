@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse
 from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
-from minichat_api.prompt import build_prompt
+from minichat_api.prompt import prompt_from
 from minichat_api.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
@@ -37,7 +37,7 @@ async def create_generation(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> GenerationPublic:
-    generation, created = await generations.create_generation(
+    generation, history = await generations.create_generation(
         session,
         user_id,
         chat_id,
@@ -45,16 +45,15 @@ async def create_generation(
         runner_id=state.runner.runner_id,
         idempotency_key=idempotency_key,
     )
-    if not created:
+    if history is None:
         return GenerationPublic.of(generation)
-    with session.no_autoflush:  # the generation is written after the model has been asked
-        prompt = await build_prompt(session, generation, state.settings.generation_context_chars)
-    # The model starts on the prompt while the generation is written; the runner claims it,
+    prompt = prompt_from(history, state.settings.generation_context_chars)
+    # The model starts on the prompt before the generation is written; the runner claims it,
     # and writes anything, only once `saved` says the write committed.
     saved: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    state.runner.submit(generation.id, fresh=FreshStart(prompt, generation.model, saved))
     committed = False
     try:
+        await state.runner.start_fresh(generation.id, FreshStart(prompt, generation.model, saved))
         winner = await generations.save_generation(session, generation)
         committed = winner is None
     finally:

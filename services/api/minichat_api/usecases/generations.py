@@ -24,6 +24,7 @@ from minichat.statuses import (
     sources_of,
 )
 from minichat_api.final_events import final_events
+from minichat_api.prompt import MAX_HISTORY_MESSAGES
 from minichat_api.streams import GenerationStreams
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
@@ -45,48 +46,47 @@ async def create_generation(
     model: str,
     runner_id: str,
     idempotency_key: str | None,
-) -> tuple[Generation, bool]:
-    """A queued generation answering the chat's last user message; `(generation, created)`.
+) -> tuple[Generation, list[tuple[str, str | None]] | None]:
+    """A queued generation answering the chat's last user message, and the chat's history up
+    to that message (`(role, content)`, newest first), or None for an earlier request's.
 
-    A created one is only added to the session, not yet written: the caller may read the
-    prompt and start the model first, then `save_generation`."""
+    A created one is only added to the session, not yet written: the caller may start the
+    model on the history first, then `save_generation`."""
     earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
     if earlier is not None:
-        return earlier, False
-    # One round trip: is the chat ours, is an answer already running, what does it answer.
+        return earlier, None
+    # One round trip: is the chat ours, is an answer already running, and its history.
     active = (
         select(Generation.id)
         .where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
         .limit(1)
         .scalar_subquery()
     )
-    last_user = (
-        select(Message.id)
-        .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
-        .order_by(Message.seq.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = (
+    rows = (
         await session.execute(
-            select(active, last_user).where(Chat.id == chat_id, Chat.user_id == user_id)
+            select(active, Message.id, Message.role, Message.content)
+            .select_from(Chat)
+            .outerjoin(Message, Message.chat_id == Chat.id)
+            .where(Chat.id == chat_id, Chat.user_id == user_id)
+            .order_by(Message.seq.desc())
+            .limit(MAX_HISTORY_MESSAGES)
         )
-    ).one_or_none()
-    if row is None:
+    ).all()
+    if not rows:
         raise chat_not_found()
-    active_id: uuid.UUID | None = row[0]
-    last_user_message: uuid.UUID | None = row[1]
+    active_id: uuid.UUID | None = rows[0][0]
     if active_id is not None:
         # A retry of the same request may arrive while the first is being committed.
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
-            return earlier, False
+            return earlier, None
         raise Conflict(
             f"generation {active_id} is still running in this chat; cancel it or wait",
             code="generation_in_progress",
             details={"generation_id": str(active_id)},
         )
-    if last_user_message is None:
+    answered = next((i for i, row in enumerate(rows) if row[2] == MessageRole.USER), None)
+    if answered is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
     generation = Generation(
         id=new_id(),
@@ -94,11 +94,11 @@ async def create_generation(
         user_id=user_id,
         model=model,
         idempotency_key=idempotency_key,
-        user_message_id=last_user_message,
+        user_message_id=rows[answered][1],
         runner_id=runner_id,
     )
     session.add(generation)
-    return generation, True
+    return generation, [(row[2], row[3]) for row in rows[answered:]]
 
 
 async def save_generation(session: AsyncSession, generation: Generation) -> Generation | None:
