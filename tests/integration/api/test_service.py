@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
+import httpx
+import psycopg
+import pytest
+
+from minichat.db import session as db_session
 from minichat.settings import Settings
 from minichat_api.main import create_app
-from tests.conftest import in_process
+from tests.conftest import ScratchDatabases, in_process
+from tests.factories import register
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -75,3 +81,30 @@ async def test_metrics_are_exposed_for_prometheus(client: httpx.AsyncClient) -> 
     assert 'minichat_http_request_duration_seconds_count{method="GET",route="/healthz"' in body
     assert "minichat_generations_total" in body
     assert "minichat_time_to_first_token_seconds" in body
+
+
+@pytest.fixture
+def own_database_url(test_databases: ScratchDatabases) -> str:
+    return test_databases.create("reconnect")
+
+
+async def test_connections_the_database_dropped_while_idle_cost_no_request(
+    settings: Settings, own_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a database restart: every pooled connection is gone, and no request fails."""
+    monkeypatch.setattr(db_session, "PING_AFTER_IDLE_SECONDS", 0.0)
+    own = settings.model_copy(update={"database_url": own_database_url})
+    async with in_process(create_app(own)) as http:
+        account = await register(http)
+        listed = [http.get("/api/chats", headers=account.headers) for _ in range(6)]
+        assert {r.status_code for r in await asyncio.gather(*listed)} == {200}
+        admin_url = own_database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
+            ended = await admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert (await ended.fetchone() or (0,))[0] >= 1
+        for _ in range(6):
+            response = await http.get("/api/chats", headers=account.headers)
+            assert response.status_code == 200, response.text

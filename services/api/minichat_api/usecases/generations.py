@@ -231,12 +231,8 @@ async def finish(
                 else MessageStatus.INCOMPLETE
             ),
         )
+        # The generation came back from the guarded UPDATE: the session writes this with it.
         generation.assistant_message_id = message.id
-        await session.execute(
-            update(Generation)
-            .where(Generation.id == generation_id)
-            .values(assistant_message_id=message.id)
-        )
     started = generation.started_at or generation.created_at
     add_event(
         session,
