@@ -54,6 +54,7 @@ class Resume:
 @dataclass
 class GenerationJob:
     generation_id: uuid.UUID
+    user_id: uuid.UUID
     prompt: list[ChatTurn]
     sessions: async_sessionmaker[AsyncSession]
     streams: GenerationStreams

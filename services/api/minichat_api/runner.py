@@ -40,6 +40,7 @@ class FreshStart:
     """What a generation's creator knows, so the model can start before the generation is
     even written. `saved` resolves True once the creating transaction has committed."""
 
+    user_id: uuid.UUID
     prompt: list[ChatTurn]
     model: str
     saved: asyncio.Future[bool]
@@ -114,6 +115,11 @@ class GenerationRunner:
         if task is not None and not waits_for_slot:
             await asyncio.wait({fresh.asked, task}, return_when=asyncio.FIRST_COMPLETED)
 
+    def running_here_for(self, generation_id: uuid.UUID) -> uuid.UUID | None:
+        """The user whose generation this process is streaming now; None if it is not."""
+        job = self._jobs.get(generation_id)
+        return None if job is None else job.user_id
+
     def cancel_local(
         self, generation_id: uuid.UUID, reason: StopReason = StopReason.CANCELED
     ) -> bool:
@@ -128,7 +134,7 @@ class GenerationRunner:
             try:
                 if fresh is not None and not adopted:
                     job: GenerationJob | None = self._job(
-                        generation_id, fresh.prompt, fresh.model, Resume()
+                        generation_id, fresh.user_id, fresh.prompt, fresh.model, Resume()
                     )
                     assert job is not None
                     job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
@@ -174,16 +180,22 @@ class GenerationRunner:
                 session, generation, self._settings.generation_context_chars
             )
         resume = await self._resume_point(generation) if adopted else Resume()
-        job = self._job(generation_id, prompt, generation.model, resume)
+        job = self._job(generation_id, generation.user_id, prompt, generation.model, resume)
         if await self._streams.cancel_requested(generation_id):
             job.stop(StopReason.CANCELED)
         return job
 
     def _job(
-        self, generation_id: uuid.UUID, prompt: list[ChatTurn], model: str, resume: Resume
+        self,
+        generation_id: uuid.UUID,
+        user_id: uuid.UUID,
+        prompt: list[ChatTurn],
+        model: str,
+        resume: Resume,
     ) -> GenerationJob:
         return GenerationJob(
             generation_id=generation_id,
+            user_id=user_id,
             prompt=prompt,
             sessions=self._sessions,
             streams=self._streams,

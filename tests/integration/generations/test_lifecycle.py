@@ -265,6 +265,22 @@ async def test_another_user_cannot_touch_your_generation(
     assert start_other.status_code == 404
 
 
+async def test_another_user_cannot_stream_a_generation_this_process_is_running(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    """The running job's owner is checked in memory, without the database: still owner-only."""
+    owner = await register(slow_client)
+    intruder = await register(slow_client)
+    generation = await start_generation(slow_client, owner)
+    base = f"/api/generations/{generation['id']}"
+    response = await slow_client.get(f"{base}/stream", headers=intruder.headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "generation_not_found"
+    assert (await slow_client.post(f"{base}/cancel", headers=owner.headers)).status_code == 200
+    received = await collect(slow_client, f"{base}/stream", owner.headers)
+    assert received[-1].data == {"status": "canceled"}
+
+
 @pytest.mark.parametrize(
     "last_event_id", ["abc", "1-2-3", "-1", "1700000000000", "1-x", "9" * 30 + "-0"]
 )

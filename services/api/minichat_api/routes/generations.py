@@ -17,6 +17,7 @@ from minichat_api.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
 from minichat_api.sse import generation_events
+from minichat_api.state import AppState
 from minichat_api.streams import valid_event_id
 from minichat_api.usecases import generations
 
@@ -51,9 +52,10 @@ async def create_generation(
     # The model starts on the prompt before the generation is written; the runner claims it,
     # and writes anything, only once `saved` says the write committed.
     saved: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    fresh = FreshStart(user_id, prompt, generation.model, saved)
     committed = False
     try:
-        await state.runner.start_fresh(generation.id, FreshStart(prompt, generation.model, saved))
+        await state.runner.start_fresh(generation.id, fresh)
         winner = await generations.save_generation(session, generation)
         committed = winner is None
     finally:
@@ -93,13 +95,11 @@ async def stream_generation(
             field="Last-Event-ID",
             code="invalid_last_event_id",
         )
-    async with state.sessions() as session:
-        generation = await generations.get_generation(session, user_id, generation_id)
     return EventSourceResponse(
         generation_events(
             generation_id,
             after.strip() if after else None,
-            finished=GenerationStatus(generation.status).is_terminal,
+            finished=await _finished(state, user_id, generation_id),
             streams=state.streams,
             sessions=state.sessions,
         ),
@@ -107,6 +107,19 @@ async def stream_generation(
         ping=3600,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _finished(state: AppState, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
+    """Whether the caller's generation has ended; 404 if it is not theirs. A generation this
+    process is streaming is known here, which spares the stream a database round trip."""
+    owner = state.runner.running_here_for(generation_id)
+    if owner is None:
+        async with state.sessions() as session:
+            generation = await generations.get_generation(session, user_id, generation_id)
+        return GenerationStatus(generation.status).is_terminal
+    if owner != user_id:
+        raise generations.generation_not_found()
+    return False
 
 
 @router.post("/api/generations/{generation_id}/cancel", responses={404: {"model": ErrorBody}})
