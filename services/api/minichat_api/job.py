@@ -158,7 +158,11 @@ class GenerationJob:
     async def _claim_held(self) -> bool:
         # Shielded: stopping the job must not cancel the claim, whose outcome decides whether
         # this process writes the generation's end.
-        return True if self.claimed is None else await asyncio.shield(self.claimed)
+        if self.claimed is None:
+            return True
+        if self.claimed.done():  # from the first token on: no shield per token
+            return self.claimed.result()
+        return await asyncio.shield(self.claimed)
 
     async def _checkpoint(self, writer: DeltaWriter, counters: _Counters) -> None:
         """Save the text so far; a lost lease (someone adopted us) or a cancel stops the job."""
