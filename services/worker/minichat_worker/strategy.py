@@ -18,6 +18,7 @@ from typing import Any, Generic
 
 from celery import Celery, Task
 from celery.worker.strategy import default as default_strategy
+from kombu.exceptions import DecodeError
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -46,7 +47,14 @@ class BatchedStrategy(Generic[E]):
         errors = consumer.connection_errors
 
         def on_message(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any) -> Any:
-            payload = self._fresh_payload(message, body, callbacks)
+            try:
+                payload = self._fresh_payload(message, body, callbacks)
+            except DecodeError as exc:
+                # Celery's own handling would acknowledge it, dropping the message.
+                task_id = message.headers["id"]
+                outcomes.dead_lettered(self.event_type, task_id, f"undecodable body: {exc}")
+                reject(logger, errors, requeue=False)
+                return None
             if payload is None:
                 return fallback(message, body, ack, reject, callbacks)
             task_id = message.headers["id"]
@@ -85,7 +93,7 @@ class BatchedStrategy(Generic[E]):
             return None
         if any(headers.get("timelimit") or ()):
             return None
-        decoded = message.payload
+        decoded = message.payload  # raises DecodeError for a body that is not JSON
         if not (isinstance(decoded, list | tuple) and len(decoded) == 3):
             return None
         args, kwargs, _embed = decoded

@@ -8,7 +8,13 @@ import aio_pika
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.contracts.events import DEAD_LETTER_QUEUE, EVENTS_QUEUE
+from minichat.contracts.events import (
+    DEAD_LETTER_QUEUE,
+    EVENTS_EXCHANGE,
+    EVENTS_QUEUE,
+    EVENTS_ROUTING_KEY,
+    USAGE_EVENT_TASK,
+)
 from minichat.db.models import OutboxEvent
 from minichat_api.relay import OutboxRelay
 from tests.integration.events.conftest import (
@@ -85,3 +91,32 @@ async def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(
 
 async def _requests_are(db: psycopg.AsyncConnection, user_id: uuid.UUID, expected: int) -> bool:
     return await requests_of(db, user_id) == expected
+
+
+async def test_a_message_that_is_not_json_is_dead_lettered(worker: Worker, broker_url: str) -> None:
+    """Bytes no relay would send, as a broken publisher might: dead-lettered, not dropped."""
+    task_id = str(uuid.uuid4())
+    connection = await aio_pika.connect(broker_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        await exchange.publish(
+            aio_pika.Message(
+                b'[[{"event_id": ',
+                headers={"task": USAGE_EVENT_TASK, "id": task_id},
+                content_type="application/json",
+                content_encoding="utf-8",
+            ),
+            routing_key=EVENTS_ROUTING_KEY,
+        )
+    found: set[str] = set()
+
+    async def dead_lettered() -> bool:
+        found.update(await _dead_letter_ids(broker_url, {task_id}))
+        return task_id in found
+
+    await wait_for(dead_lettered, "the undecodable message in the dead-letter queue")
+    assert any(
+        "dead-lettering" in line and task_id in line for line in worker.output().splitlines()
+    )
+    assert worker.process.poll() is None
