@@ -71,15 +71,11 @@ def register_tasks(app: Celery, store: EventStore) -> None:
     def audit_event(self: Task, payload: Any) -> str:
         return handle(self, "audit_event", payload, AuditEvent, audit.apply)
 
-    task(
-        name=USAGE_EVENT_TASK,
-        bind=True,
-        max_retries=outcomes.MAX_DATABASE_RETRIES,
-        Strategy=BatchedStrategy("usage_event", UsageEvent.model_validate, usage),
-    )(usage_event)
-    task(
-        name=AUDIT_EVENT_TASK,
-        bind=True,
-        max_retries=outcomes.MAX_DATABASE_RETRIES,
-        Strategy=BatchedStrategy("audit_event", AuditEvent.model_validate, audit),
-    )(audit_event)
+    def register(name: str, run: Callable[[Task, Any], str], strategy: Any) -> None:
+        retried = {"bind": True, "max_retries": outcomes.MAX_DATABASE_RETRIES}
+        task(name=name, Strategy=strategy, **retried)(run)
+
+    usage_strategy = BatchedStrategy("usage_event", UsageEvent.model_validate, usage)
+    register(USAGE_EVENT_TASK, usage_event, usage_strategy)
+    audit_strategy = BatchedStrategy("audit_event", AuditEvent.model_validate, audit)
+    register(AUDIT_EVENT_TASK, audit_event, audit_strategy)
