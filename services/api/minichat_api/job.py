@@ -92,6 +92,8 @@ class GenerationJob:
         except asyncio.CancelledError:
             self.stop(StopReason.RELINQUISHED)
             raise
+        if self.asked is not None and not self.asked.done():
+            self.asked.set_result(None)  # stopped before asking: the creator must not wait
         status, error = self._outcome()
         if self._stop is StopReason.RELINQUISHED or not await self._claim_held():
             return

@@ -110,9 +110,8 @@ class GenerationRunner:
     async def start_fresh(self, generation_id: uuid.UUID, fresh: FreshStart) -> None:
         """Run a new generation; return once the model has been asked (or the generation waits
         for a free slot), so that its creator's database write overlaps the first token."""
-        waits_for_slot = self._slots.locked()
         task = self.submit(generation_id, fresh=fresh)
-        if task is not None and not waits_for_slot:
+        if task is not None:
             await asyncio.wait({fresh.asked, task}, return_when=asyncio.FIRST_COMPLETED)
 
     def running_here_for(self, generation_id: uuid.UUID) -> uuid.UUID | None:
@@ -130,6 +129,17 @@ class GenerationRunner:
         return True
 
     async def _run(self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None) -> None:
+        try:
+            if fresh is not None and self._slots.locked():
+                _resolve(fresh.asked)  # it waits in `queued`: its creator need not
+            await self._run_in_slot(generation_id, adopted, fresh)
+        finally:
+            if fresh is not None:
+                _resolve(fresh.asked)
+
+    async def _run_in_slot(
+        self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None
+    ) -> None:
         async with self._slots:
             try:
                 if fresh is not None and not adopted:
@@ -340,6 +350,11 @@ class GenerationRunner:
             ttft_ms=generation.ttft_ms,
             error=("too_many_adoptions", message),
         )
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _cancelling() -> bool:

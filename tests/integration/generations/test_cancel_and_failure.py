@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from typing import Any
 
 import httpx
 import psycopg
 
 from minichat.settings import Settings
+from minichat_api.runner import FreshStart
+from minichat_api.state import AppState
+from minichat_api.upstream import ChatTurn
 from tests.factories import register
 from tests.integration.generations.conftest import running_api, scripted_env
 from tests.integration.generations.test_lifecycle import start_generation
@@ -68,6 +72,36 @@ async def test_cancel_of_a_queued_generation(settings: Settings, slow_inference:
         assert [e.event for e in received] == ["usage", "done"]
         assert received[-1].data == {"status": "canceled"}
         await client.post(f"/api/generations/{running['id']}/cancel", headers=account.headers)
+
+
+async def test_creates_racing_for_the_last_slot_both_go_on_at_once(
+    settings: Settings, slow_inference: Service
+) -> None:
+    """A create waits for its model request to go out, but never for a slot to free up: two
+    creates that both saw the last slot free must not leave one waiting for the other's end."""
+    state = AppState.build(
+        settings.model_copy(
+            update={
+                "inference_url": slow_inference.url,
+                "generation_concurrency": 1,
+                "relay_in_api": False,
+            }
+        )
+    )
+    loop = asyncio.get_running_loop()
+    starts = [
+        FreshStart(uuid.uuid4(), [ChatTurn("user", "hi")], "any", loop.create_future())
+        for _ in range(2)
+    ]
+    try:
+        # The running answer takes 10 s; asking the model takes milliseconds.
+        await asyncio.wait_for(
+            asyncio.gather(*(state.runner.start_fresh(uuid.uuid4(), f) for f in starts)), 5
+        )
+    finally:
+        for fresh in starts:
+            fresh.saved.set_result(False)  # never written: both jobs stop, writing nothing
+        await state.close()
 
 
 async def test_cancel_racing_completion_ends_in_one_state(
