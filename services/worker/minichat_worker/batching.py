@@ -5,7 +5,8 @@ committed (or failed), so a message is acknowledged only after its event is in t
 The applier thread takes whatever is waiting, up to `max_batch`, without lingering: under light
 load a batch is one event; under heavy load one commit serves many, which is where the
 throughput comes from. An event the database refuses as data sinks only itself: the batch is
-then applied one event at a time, and only the offender fails.
+then applied one event at a time, and only the offender fails. A database that cannot be
+reached fails the whole batch, for each event to be retried.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
 from minichat.contracts.events import AuditEvent, UsageEvent
+from minichat_worker.outcomes import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,12 @@ class EventBatcher(Generic[E]):
     def _outcomes(self, batch: Sequence[tuple[E, Done]]) -> list[tuple[Done, Outcome]]:
         try:
             fresh = self.apply_batch([event for event, _ in batch])
-        except (OperationalError, InterfaceError) as exc:
+        except UNAVAILABLE as exc:
             return [(done, exc) for _, done in batch]
-        except DBAPIError:
-            logger.warning("%s: a batch of %d was refused; one by one now", self.name, len(batch))
+        except Exception:
+            # Refused as data, or a fault of our own: one by one, so only its cause fails.
+            logger.warning("%s: a batch of %d failed; one by one now", self.name, len(batch))
             return [(done, self._apply_alone(event)) for event, done in batch]
-        except Exception as exc:
-            return [(done, exc) for _, done in batch]
         outcomes: list[tuple[Done, Outcome]] = []
         for event, done in batch:
             # The first of several copies in one batch is the one that counted.

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
 
 logger = logging.getLogger("minichat_worker.tasks")
+
+# The database cannot be reached (or no connection is free): worth retrying, not the event's fault.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
@@ -31,13 +35,14 @@ def dead_lettered(event_type: str, task_id: str, reason: str) -> None:
     logger.error("dead-lettering %s %s: %s", event_type, task_id, reason)
 
 
-def database_unavailable(event_type: str, task_id: str, exc: DBAPIError, *, retries: int) -> None:
+def database_unavailable(event_type: str, task_id: str, exc: Exception, *, retries: int) -> None:
     EVENTS_FAILED.labels(event_type, "database").inc()
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
     logger.warning(
         "%s %s: database unavailable (%s); retry %d",
         event_type,
         task_id,
-        type(exc.orig).__name__,
+        type(cause).__name__,
         retries + 1,
     )
 

@@ -13,14 +13,14 @@ path does not expect, take Celery's default strategy and run as tasks in the poo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Generic
 
 from celery import Celery, Task
 from celery.worker.strategy import default as default_strategy
-from kombu.exceptions import DecodeError
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from minichat_worker import outcomes
 from minichat_worker.batching import E, EventBatcher, Outcome
@@ -28,7 +28,7 @@ from minichat_worker.batching import E, EventBatcher, Outcome
 logger = logging.getLogger(__name__)
 
 # Headers that ask for what only the default strategy does: timing, expiry, retry bookkeeping.
-_DEFAULT_PATH_HEADERS = ("eta", "expires", "retries", "chord", "group")
+_DEFAULT_PATH_HEADERS = ("eta", "expires", "retries", "group")
 
 
 class BatchedStrategy(Generic[E]):
@@ -49,10 +49,11 @@ class BatchedStrategy(Generic[E]):
         def on_message(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any) -> Any:
             try:
                 payload = self._fresh_payload(message, body, callbacks)
-            except DecodeError as exc:
-                # Celery's own handling would acknowledge it, dropping the message.
+            except Exception as exc:
+                # Celery's own handling would acknowledge an undecodable body, dropping it.
                 task_id = message.headers["id"]
-                outcomes.dead_lettered(self.event_type, task_id, f"undecodable body: {exc}")
+                reason = f"unreadable message: {type(exc).__name__}: {exc}"
+                outcomes.dead_lettered(self.event_type, task_id, reason)
                 reject(logger, errors, requeue=False)
                 return None
             if payload is None:
@@ -69,8 +70,10 @@ class BatchedStrategy(Generic[E]):
                 try:
                     settled = self._settle(task, task_id, payload, outcome)
                 except Exception:
-                    # The retry could not be published: the broker delivers the event again.
+                    # The retry could not be published: the broker delivers the event again,
+                    # after a pause, so that a broker refusing publishes is not a busy loop.
                     logger.exception("%s %s: cannot schedule a retry", self.event_type, task_id)
+                    time.sleep(outcomes.retry_delay(0))
                     reject(logger, errors, requeue=True)
                     return
                 if settled:
@@ -96,9 +99,11 @@ class BatchedStrategy(Generic[E]):
         decoded = message.payload  # raises DecodeError for a body that is not JSON
         if not (isinstance(decoded, list | tuple) and len(decoded) == 3):
             return None
-        args, kwargs, _embed = decoded
+        args, kwargs, embed = decoded
         if kwargs or not isinstance(args, list | tuple) or len(args) != 1:
             return None
+        if not isinstance(embed, dict) or any(embed.values()):
+            return None  # callbacks, a chain or a chord to run after it: Celery's own work
         return args[0]
 
     def _settle(self, task: Task, task_id: str, payload: Any, outcome: Outcome) -> bool:
@@ -106,7 +111,7 @@ class BatchedStrategy(Generic[E]):
         if isinstance(outcome, bool):
             outcomes.processed(self.event_type, applied=outcome)
             return True
-        if isinstance(outcome, OperationalError | InterfaceError):
+        if isinstance(outcome, outcomes.UNAVAILABLE):
             outcomes.database_unavailable(self.event_type, task_id, outcome, retries=0)
             # The republished copy carries the retry count, so it takes the default path.
             task.apply_async(

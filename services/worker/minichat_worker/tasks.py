@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 from celery import Celery, Task
 from celery.exceptions import Reject
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from minichat.contracts.events import AUDIT_EVENT_TASK, USAGE_EVENT_TASK, AuditEvent, UsageEvent
 from minichat_worker import outcomes
@@ -40,7 +40,7 @@ def handle(
         _dead_letter(task, event_type, outcomes.invalid(exc))
     try:
         applied = apply(event)
-    except (OperationalError, InterfaceError) as exc:
+    except outcomes.UNAVAILABLE as exc:
         retries = task.request.retries
         outcomes.database_unavailable(event_type, task.request.id, exc, retries=retries)
         raise task.retry(

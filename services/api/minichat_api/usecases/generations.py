@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,18 +55,24 @@ async def create_generation(
     earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
     if earlier is not None:
         return earlier, None
-    # One round trip: is the chat ours, is an answer already running, and its history.
+    # One round trip: is the chat ours, is an answer already running, and its history up to
+    # the last user message (later assistant messages are earlier answers to it).
     active = (
         select(Generation.id)
         .where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
         .limit(1)
         .scalar_subquery()
     )
+    last_user_seq = (
+        select(func.max(Message.seq))
+        .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
             select(active, Message.id, Message.role, Message.content)
             .select_from(Chat)
-            .outerjoin(Message, Message.chat_id == Chat.id)
+            .outerjoin(Message, and_(Message.chat_id == Chat.id, Message.seq <= last_user_seq))
             .where(Chat.id == chat_id, Chat.user_id == user_id)
             .order_by(Message.seq.desc())
             .limit(MAX_HISTORY_MESSAGES)
@@ -85,8 +91,8 @@ async def create_generation(
             code="generation_in_progress",
             details={"generation_id": str(active_id)},
         )
-    answered = next((i for i, row in enumerate(rows) if row[2] == MessageRole.USER), None)
-    if answered is None:
+    user_message_id: uuid.UUID | None = rows[0][1]
+    if user_message_id is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
     generation = Generation(
         id=new_id(),
@@ -94,11 +100,11 @@ async def create_generation(
         user_id=user_id,
         model=model,
         idempotency_key=idempotency_key,
-        user_message_id=rows[answered][1],
+        user_message_id=user_message_id,
         runner_id=runner_id,
     )
     session.add(generation)
-    return generation, [(row[2], row[3]) for row in rows[answered:]]
+    return generation, [(row[2], row[3]) for row in rows]
 
 
 async def save_generation(session: AsyncSession, generation: Generation) -> Generation | None:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -53,8 +53,9 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
-            # The pool drops this connection and checks out another (a fresh one if need be).
-            raise DisconnectionError(f"idle connection failed its ping: {exc!r}") from exc
+            # Likely the database restarted: drop every pooled connection, not only this one,
+            # and check out a fresh one.
+            raise InvalidatePoolError(f"idle connection failed its ping: {exc!r}") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
