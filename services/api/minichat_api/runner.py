@@ -169,14 +169,7 @@ class GenerationRunner:
         """Claim the generation for streaming and gather what the job needs; None to skip it."""
         async with self._sessions() as session:
             # The common case first: a queued generation of ours starts streaming.
-            generation = await transition(
-                session,
-                generation_id,
-                GenerationStatus.STREAMING,
-                runner_id=self.runner_id,
-                started_at=datetime.now(UTC),
-            )
-            await session.commit()
+            generation = await self._start_streaming(session, generation_id)
             if generation is None:
                 # Adopted mid-stream, or no longer ours to run.
                 generation = await session.get(Generation, generation_id)
@@ -194,6 +187,20 @@ class GenerationRunner:
         if await self._streams.cancel_requested(generation_id):
             job.stop(StopReason.CANCELED)
         return job
+
+    async def _start_streaming(
+        self, session: AsyncSession, generation_id: uuid.UUID
+    ) -> Generation | None:
+        """queued -> streaming, committed, if the generation is ours; else None."""
+        generation = await transition(
+            session,
+            generation_id,
+            GenerationStatus.STREAMING,
+            runner_id=self.runner_id,
+            started_at=datetime.now(UTC),
+        )
+        await session.commit()
+        return generation
 
     def _job(
         self,
@@ -227,14 +234,7 @@ class GenerationRunner:
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
             return False
         async with self._sessions() as session:
-            claimed = await transition(
-                session,
-                generation_id,
-                GenerationStatus.STREAMING,
-                runner_id=self.runner_id,
-                started_at=datetime.now(UTC),
-            )
-            await session.commit()
+            claimed = await self._start_streaming(session, generation_id)
         if claimed is None:
             # Cancelled while queued, say: the model must not go on computing for nobody.
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
