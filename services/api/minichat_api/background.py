@@ -1,4 +1,4 @@
-"""Stopping background tasks for certain, whatever the libraries under them do with a cancel."""
+"""Small asyncio helpers: stopping background tasks for certain, settling a signal once."""
 
 from __future__ import annotations
 
@@ -15,3 +15,9 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
         for task in pending:
             task.cancel()
         _done, pending = await asyncio.wait(pending, timeout=0.5)
+
+
+def resolve(signal: asyncio.Future[None]) -> None:
+    """Set a one-shot signal; a no-op once it is set."""
+    if not signal.done():
+        signal.set_result(None)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from minichat.db.models import Generation
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
+from minichat_api.background import resolve
 from minichat_api.delta_writer import DeltaWriter
 from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams
@@ -92,8 +93,8 @@ class GenerationJob:
         except asyncio.CancelledError:
             self.stop(StopReason.RELINQUISHED)
             raise
-        if self.asked is not None and not self.asked.done():
-            self.asked.set_result(None)  # stopped before asking: the creator must not wait
+        if self.asked is not None:
+            resolve(self.asked)  # stopped before asking: the creator must not wait
         status, error = self._outcome()
         if self._stop is StopReason.RELINQUISHED or not await self._claim_held():
             return
@@ -132,9 +133,9 @@ class GenerationJob:
             max_tokens=max(1, self.config.max_tokens - counters.completion_tokens),
             continue_final_message=bool(self.resume.text),
         )
-        if self.asked is not None and not self.asked.done():
+        if self.asked is not None:
             # The waiter runs only once this task pauses, after the request below is written.
-            self.asked.set_result(None)
+            resolve(self.asked)
         async for chunk in chunks:
             if chunk.text:
                 if not await self._claim_held():

@@ -20,7 +20,7 @@ from minichat.db.models import Generation
 from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
-from minichat_api.background import cancel_and_wait
+from minichat_api.background import cancel_and_wait, resolve
 from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, record_end
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
@@ -131,11 +131,11 @@ class GenerationRunner:
     async def _run(self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None) -> None:
         try:
             if fresh is not None and self._slots.locked():
-                _resolve(fresh.asked)  # it waits in `queued`: its creator need not
+                resolve(fresh.asked)  # it waits in `queued`: its creator need not
             await self._run_in_slot(generation_id, adopted, fresh)
         finally:
             if fresh is not None:
-                _resolve(fresh.asked)
+                resolve(fresh.asked)
 
     async def _run_in_slot(
         self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None
@@ -350,11 +350,6 @@ class GenerationRunner:
             ttft_ms=generation.ttft_ms,
             error=("too_many_adoptions", message),
         )
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _cancelling() -> bool:
