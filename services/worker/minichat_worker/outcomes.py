@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
 
-logger = logging.getLogger("minichat_worker.tasks")
+logger = logging.getLogger(__name__)
 
 # The database cannot be reached (or no connection is free): worth retrying, not the event's fault.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
