@@ -38,12 +38,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FreshStart:
     """What a generation's creator knows, so the model can start before the generation is
-    even written. `saved` resolves True once the creating transaction has committed."""
+    even written. `saved` resolves once the creating transaction has ended: to the status it
+    committed (`streaming` if it also claimed the generation for this runner), or to None."""
 
     user_id: uuid.UUID
     prompt: list[ChatTurn]
     model: str
-    saved: asyncio.Future[bool]
+    saved: asyncio.Future[GenerationStatus | None]
     # Resolved by the job as it sends the model its request.
     asked: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -227,12 +228,19 @@ class GenerationRunner:
             resume=resume,
         )
 
-    async def _claim(self, generation_id: uuid.UUID, saved: asyncio.Future[bool]) -> bool:
+    async def _claim(
+        self, generation_id: uuid.UUID, saved: asyncio.Future[GenerationStatus | None]
+    ) -> bool:
         """queued -> streaming for a generation of ours, once its creation has committed; False
         if it never was, or is not ours to run: the job then stops and writes nothing."""
-        if not await saved:
+        saved_as = await saved
+        if saved_as is None:
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
             return False
+        if saved_as == GenerationStatus.STREAMING:
+            # Claimed by the creating transaction itself. No cancel can predate it: nobody
+            # knew the generation before that commit, and this job was listening by then.
+            return True
         async with self._sessions() as session:
             claimed = await self._start_streaming(session, generation_id)
         if claimed is None:

@@ -100,7 +100,7 @@ async def test_creates_racing_for_the_last_slot_both_go_on_at_once(
         )
     finally:
         for fresh in starts:
-            fresh.saved.set_result(False)  # never written: both jobs stop, writing nothing
+            fresh.saved.set_result(None)  # never written: both jobs stop, writing nothing
         await state.close()
 
 

@@ -49,18 +49,23 @@ async def create_generation(
     if history is None:
         return GenerationPublic.of(generation)
     prompt = prompt_from(history, state.settings.generation_context_chars)
-    # The model starts on the prompt before the generation is written; the runner claims it,
-    # and writes anything, only once `saved` says the write committed.
-    saved: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    created = GenerationPublic.of(generation)
+    # The model starts on the prompt before the generation is written; the runner writes
+    # anything only once `saved` tells how the write committed.
+    saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
     fresh = FreshStart(user_id, prompt, generation.model, saved)
-    committed = False
+    saved_as: GenerationStatus | None = None
     try:
         await state.runner.start_fresh(generation.id, fresh)
-        winner = await generations.save_generation(session, generation)
-        committed = winner is None
+        # A job already holding a slot (the usual case) is claimed in this transaction.
+        in_slot = state.runner.running_here_for(generation.id) is not None
+        winner = await generations.save_generation(session, generation, start_streaming=in_slot)
+        if winner is None:
+            saved_as = GenerationStatus.STREAMING if in_slot else GenerationStatus.QUEUED
     finally:
-        saved.set_result(committed)
-    return GenerationPublic.of(winner or generation)
+        saved.set_result(saved_as)
+    # The generation as created: `queued`, even when its runner claimed it in the same commit.
+    return GenerationPublic.of(winner) if winner is not None else created
 
 
 @router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})

@@ -102,15 +102,31 @@ async def create_generation(
         idempotency_key=idempotency_key,
         user_message_id=user_message_id,
         runner_id=runner_id,
+        status=GenerationStatus.QUEUED,
+        created_at=datetime.now(UTC),
     )
     session.add(generation)
     return generation, [(row[2], row[3]) for row in rows]
 
 
-async def save_generation(session: AsyncSession, generation: Generation) -> Generation | None:
+async def save_generation(
+    session: AsyncSession, generation: Generation, *, start_streaming: bool = False
+) -> Generation | None:
     """Commit a generation from `create_generation`. None when saved; else the generation of a
-    request with the same Idempotency-Key that won the race, which answers this one too."""
+    request with the same Idempotency-Key that won the race, which answers this one too.
+
+    `start_streaming`: its runner already holds a slot for it, so queued -> streaming goes in
+    this same transaction, which spares the runner a transaction of its own."""
     try:
+        if start_streaming:
+            await session.flush()
+            await transition(
+                session,
+                generation.id,
+                GenerationStatus.STREAMING,
+                runner_id=generation.runner_id,
+                started_at=datetime.now(UTC),
+            )
         await session.commit()
     except IntegrityError:
         await session.rollback()
