@@ -7,16 +7,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.db.models import Generation
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
+from minichat_api.checkpoints import Checkpointer, Progress
 from minichat_api.delta_writer import DeltaWriter
 from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams
@@ -38,8 +36,6 @@ class JobConfig:
     runner_id: str
     model: str
     max_tokens: int
-    checkpoint_every_tokens: int
-    checkpoint_interval_s: float
 
 
 @dataclass
@@ -60,6 +56,7 @@ class GenerationJob:
     sessions: async_sessionmaker[AsyncSession]
     streams: GenerationStreams
     upstream: Upstream
+    checkpoints: Checkpointer
     config: JobConfig
     resume: Resume = field(default_factory=Resume)
     # A fresh generation's claim (queued -> streaming) runs while the model computes its first
@@ -69,6 +66,9 @@ class GenerationJob:
     asked: asyncio.Future[None] | None = None
     _stop: StopReason | None = None
     _upstream_task: asyncio.Task[Usage | None] | None = None
+    _writer: DeltaWriter | None = None
+    _counters: _Counters | None = None
+    _saved_tokens: int = 0
 
     def stop(self, reason: StopReason) -> None:
         """Stop streaming now; the upstream request is closed, so the model stops computing."""
@@ -77,14 +77,35 @@ class GenerationJob:
         if self._upstream_task is not None:
             self._upstream_task.cancel()
 
+    def progress(self) -> Progress:
+        """The text so far, for a checkpoint; what it counts is saved from here on."""
+        assert self._writer is not None and self._counters is not None
+        self._saved_tokens = self._counters.completion_tokens
+        return Progress(
+            self.resume.text + self._writer.received_text,
+            self._counters.completion_tokens,
+            self._counters.ttft_ms,
+        )
+
+    def lost(self) -> None:
+        self.stop(StopReason.RELINQUISHED)
+
+    def canceled(self) -> None:
+        self.stop(StopReason.CANCELED)
+
     async def run(self) -> None:
-        with self.streams.writing(self.generation_id):
-            await self._run()
+        try:
+            with self.streams.writing(self.generation_id):
+                await self._run()
+        finally:
+            self.checkpoints.forget(self.generation_id)
 
     async def _run(self) -> None:
         started = time.monotonic()
         writer = DeltaWriter(self.streams, self.generation_id, self.resume.next_index)
         counters = _Counters(self.resume.completion_tokens, self.resume.ttft_ms)
+        self._writer, self._counters = writer, counters
+        self._saved_tokens = counters.completion_tokens
         self._upstream_task = asyncio.create_task(self._consume(writer, counters, started))
         if self._stop is not None:
             self._upstream_task.cancel()
@@ -125,8 +146,6 @@ class GenerationJob:
         self, writer: DeltaWriter, counters: _Counters, started: float
     ) -> Usage | None:
         usage: Usage | None = None
-        last_checkpoint = time.monotonic()
-        since_checkpoint = 0
         chunks = self.upstream.stream_chat(
             self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
             model=self.config.model,
@@ -146,16 +165,10 @@ class GenerationJob:
                     metrics.TIME_TO_FIRST_TOKEN.observe(counters.ttft_ms / 1000)
                 writer.push(chunk.text)
                 counters.completion_tokens += 1
-                since_checkpoint += 1
                 metrics.TOKENS_STREAMED.inc()
+                self.checkpoints.streamed(self, counters.completion_tokens - self._saved_tokens)
             if chunk.usage is not None:
                 usage = chunk.usage
-            due = time.monotonic() - last_checkpoint >= self.config.checkpoint_interval_s
-            if since_checkpoint >= self.config.checkpoint_every_tokens or (
-                due and since_checkpoint
-            ):
-                await self._checkpoint(writer, counters)
-                last_checkpoint, since_checkpoint = time.monotonic(), 0
         return usage
 
     async def _claim_held(self) -> bool:
@@ -166,29 +179,6 @@ class GenerationJob:
         if self.claimed.done():  # from the first token on: no shield per token
             return self.claimed.result()
         return await asyncio.shield(self.claimed)
-
-    async def _checkpoint(self, writer: DeltaWriter, counters: _Counters) -> None:
-        """Save the text so far; a lost lease (someone adopted us) or a cancel stops the job."""
-        async with self.sessions() as session:
-            result = await session.execute(
-                update(Generation)
-                .where(
-                    Generation.id == self.generation_id,
-                    Generation.runner_id == self.config.runner_id,
-                    Generation.status == GenerationStatus.STREAMING,
-                )
-                .values(
-                    partial_text=self.resume.text + writer.received_text,
-                    completion_tokens=counters.completion_tokens,
-                    ttft_ms=counters.ttft_ms,
-                    checkpointed_at=datetime.now(UTC),
-                )
-            )
-            await session.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            self.stop(StopReason.RELINQUISHED)
-        elif await self.streams.cancel_requested(self.generation_id):
-            self.stop(StopReason.CANCELED)
 
     async def _finish(
         self,

@@ -21,6 +21,7 @@ from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import cancel_and_wait, resolve
+from minichat_api.checkpoints import Checkpointer
 from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, record_end
 from minichat_api.prompt import build_prompt
 from minichat_api.streams import GenerationStreams
@@ -71,6 +72,13 @@ class GenerationRunner:
         self._upstream = upstream
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.generation_concurrency)
+        self._checkpoints = Checkpointer(
+            sessions,
+            streams,
+            runner_id=self.runner_id,
+            every_tokens=settings.checkpoint_every_tokens,
+            interval_s=settings.checkpoint_interval_ms / 1000,
+        )
         self._jobs: dict[uuid.UUID, GenerationJob] = {}
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._background: list[asyncio.Task[None]] = []
@@ -81,6 +89,7 @@ class GenerationRunner:
             asyncio.create_task(self._forever(self._heartbeat, "heartbeat")),
             asyncio.create_task(self._forever(self._watch_cancels, "cancel watcher")),
             asyncio.create_task(self._forever(self._adopt_orphans, "reaper")),
+            asyncio.create_task(self._forever(self._checkpoints.round, "checkpointer")),
         ]
 
     async def stop(self) -> None:
@@ -218,12 +227,11 @@ class GenerationRunner:
             sessions=self._sessions,
             streams=self._streams,
             upstream=self._upstream,
+            checkpoints=self._checkpoints,
             config=JobConfig(
                 runner_id=self.runner_id,
                 model=model,
                 max_tokens=self._settings.generation_max_tokens,
-                checkpoint_every_tokens=self._settings.checkpoint_every_tokens,
-                checkpoint_interval_s=self._settings.checkpoint_interval_ms / 1000,
             ),
             resume=resume,
         )

@@ -71,6 +71,10 @@ class GenerationStreams(Protocol):
 
     async def cancel_requested(self, generation_id: uuid.UUID) -> bool: ...
 
+    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of `generation_ids` whose cancel signal is raised."""
+        ...
+
     async def next_cancel(self) -> uuid.UUID:
         """Wait for the next cancel signal raised by any process."""
         ...

@@ -112,6 +112,9 @@ class MemoryGenerationStreams:
         expires = self._cancels.get(generation_id)
         return expires is not None and expires > time.monotonic()
 
+    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return {g for g in generation_ids if await self.cancel_requested(g)}
+
     async def next_cancel(self) -> uuid.UUID:
         return await self._cancel_queue.get()
 

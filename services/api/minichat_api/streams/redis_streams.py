@@ -127,6 +127,12 @@ class RedisGenerationStreams:
     async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
         return bool(await self._redis.exists(self._cancel_key(generation_id)))
 
+    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not generation_ids:
+            return set()
+        flags = await self._redis.mget([self._cancel_key(g) for g in generation_ids])
+        return {g for g, flag in zip(generation_ids, flags, strict=True) if flag is not None}
+
     async def next_cancel(self) -> uuid.UUID:
         async with self._pubsub_lock:
             if self._pubsub is None:

@@ -1,0 +1,141 @@
+"""The partial text of every generation this process streams, saved together.
+
+A transaction per generation per checkpoint costs a database round trip set each: with
+hundreds of generations streaming, a checkpoint a second each is hundreds of transactions a
+second. Here one round writes every generation that has new text, in one statement, once a
+checkpoint interval has passed or as soon as one of them has `every_tokens` unsaved tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from minichat.db.models import Generation
+from minichat.statuses import GenerationStatus
+from minichat_api.streams import GenerationStreams
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a generation has streamed so far."""
+
+    text: str
+    completion_tokens: int
+    ttft_ms: float | None
+
+
+class Checkpointed(Protocol):
+    """A running generation, as the checkpointer sees it."""
+
+    generation_id: uuid.UUID
+
+    def progress(self) -> Progress: ...
+
+    def lost(self) -> None:
+        """Another process owns the generation now (or it has ended): stop writing."""
+        ...
+
+    def canceled(self) -> None: ...
+
+
+class Checkpointer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        streams: GenerationStreams,
+        *,
+        runner_id: str,
+        every_tokens: int,
+        interval_s: float,
+    ) -> None:
+        self._sessions = sessions
+        self._streams = streams
+        self._runner_id = runner_id
+        self._every_tokens = every_tokens
+        self._interval_s = interval_s
+        # Generations with text not yet saved.
+        self._unsaved: dict[uuid.UUID, Checkpointed] = {}
+        self._urgent = asyncio.Event()
+
+    def streamed(self, job: Checkpointed, unsaved_tokens: int) -> None:
+        """`job` has text not yet saved; with `every_tokens` of it, save without waiting."""
+        self._unsaved[job.generation_id] = job
+        if unsaved_tokens >= self._every_tokens:
+            self._urgent.set()
+
+    def forget(self, generation_id: uuid.UUID) -> None:
+        """The generation ended here (its end wrote the text): nothing more to save."""
+        self._unsaved.pop(generation_id, None)
+
+    async def round(self) -> None:
+        """Wait for the interval (or an urgent save), then save everything unsaved."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._urgent.wait(), self._interval_s)
+        self._urgent.clear()
+        jobs, self._unsaved = list(self._unsaved.values()), {}
+        if not jobs:
+            return
+        try:
+            await self.save(jobs)
+        except BaseException:
+            for job in jobs:  # saved at the next round, unless they have ended since
+                self._unsaved.setdefault(job.generation_id, job)
+            raise
+
+    async def save(self, jobs: list[Checkpointed]) -> None:
+        """One UPDATE for all of `jobs`, guarded like the state machine: a generation counts only
+        while it is this runner's and streaming; those that are not stop writing."""
+        saved_at = datetime.now(UTC)
+        rows = [
+            {
+                "b_id": job.generation_id,
+                "b_text": progress.text,
+                "b_tokens": progress.completion_tokens,
+                "b_ttft": progress.ttft_ms,
+            }
+            for job in jobs
+            for progress in (job.progress(),)
+        ]
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(Generation.__table__)  # type: ignore[arg-type]
+                .where(
+                    Generation.id == bindparam("b_id"),
+                    Generation.runner_id == self._runner_id,
+                    Generation.status == GenerationStatus.STREAMING,
+                )
+                .values(
+                    partial_text=bindparam("b_text"),
+                    completion_tokens=bindparam("b_tokens"),
+                    ttft_ms=bindparam("b_ttft"),
+                    checkpointed_at=saved_at,
+                ),
+                rows,
+            )
+            held = {job.generation_id for job in jobs}
+            if result.rowcount != len(jobs):  # type: ignore[attr-defined]
+                held = set(
+                    await session.scalars(
+                        select(Generation.id).where(
+                            Generation.id.in_(held),
+                            Generation.runner_id == self._runner_id,
+                            Generation.status == GenerationStatus.STREAMING,
+                        )
+                    )
+                )
+            await session.commit()
+        canceled = await self._streams.cancels_requested(list(held))
+        for job in jobs:
+            if job.generation_id not in held:
+                job.lost()
+            elif job.generation_id in canceled:
+                # The cancel's broadcast went astray (a dropped subscription): its flag stays.
+                job.canceled()

@@ -1,0 +1,120 @@
+"""Checkpoints: every streaming generation's text saved together, and what a round learns
+(a lost lease, a cancel whose broadcast went astray) stops the generation it concerns."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis.asyncio as redis
+
+from minichat.settings import Settings
+from minichat_inference.backends.scripted import scripted_text
+from tests.conftest import REDIS_URL
+from tests.factories import register
+from tests.integration.generations.conftest import SLOW_TOKENS, running_api
+from tests.integration.generations.test_lifecycle import start_generation
+from tests.processes import Service
+from tests.sse import collect
+
+CHECKPOINT_MS = 100
+
+
+@pytest.fixture
+async def client(settings: Settings, slow_inference: Service) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_api(
+        settings.model_copy(
+            update={
+                "inference_url": slow_inference.url,
+                "checkpoint_interval_ms": CHECKPOINT_MS,
+                # No adoption by this same process of what it let go, within a test.
+                "reaper_interval_ms": 60_000,
+            }
+        )
+    ) as http:
+        yield http
+
+
+async def _rows(db: psycopg.AsyncConnection, ids: list[str]) -> list[tuple[Any, ...]]:
+    cursor = await db.execute(
+        "SELECT partial_text, completion_tokens, checkpointed_at, status, runner_id"
+        " FROM generations WHERE id = ANY(%s::uuid[]) ORDER BY id",
+        (ids,),
+    )
+    return await cursor.fetchall()
+
+
+async def _eventually(condition: Any) -> Any:
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        value = await condition()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.02)
+
+
+async def test_streaming_generations_are_checkpointed_together(
+    client: httpx.AsyncClient, db: psycopg.AsyncConnection
+) -> None:
+    account = await register(client)
+    generations = [await start_generation(client, account) for _ in range(3)]
+    ids = [str(g["id"]) for g in generations]
+
+    async def saved_in_one_round() -> list[tuple[Any, ...]] | None:
+        rows = await _rows(db, ids)
+        stamps = {row[2] for row in rows}
+        return rows if None not in stamps and len(stamps) == 1 else None
+
+    rows = await _eventually(saved_in_one_round)
+    assert rows, "the three generations' checkpoints were never written in the same round"
+    answer = scripted_text(SLOW_TOKENS)
+    for text, tokens, _at, status, _runner in rows:
+        assert status == "streaming"
+        assert text and answer.startswith(text)
+        assert tokens > 0
+    for generation_id in ids:
+        await client.post(f"/api/generations/{generation_id}/cancel", headers=account.headers)
+
+
+async def test_a_generation_another_runner_took_stops_streaming_here(
+    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: Settings
+) -> None:
+    account = await register(client)
+    generation = await start_generation(client, account)
+    await db.execute(
+        "UPDATE generations SET runner_id = 'another-runner' WHERE id = %s", (generation["id"],)
+    )
+    key = f"{settings.redis_key_prefix}gen:{generation['id']}"
+    store = redis.Redis.from_url(REDIS_URL)
+    try:
+        await asyncio.sleep(5 * CHECKPOINT_MS / 1000)  # the next round finds the lease gone
+        length = await store.xlen(key)
+        await asyncio.sleep(5 * CHECKPOINT_MS / 1000)
+        assert await store.xlen(key) == length, "this process kept writing a stream it lost"
+    finally:
+        await store.aclose()
+    ((_text, _tokens, _at, status, runner),) = await _rows(db, [str(generation["id"])])
+    assert (status, runner) == ("streaming", "another-runner"), "it wrote an end it did not own"
+
+
+async def test_a_cancel_whose_broadcast_was_lost_stops_at_the_next_checkpoint(
+    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: Settings
+) -> None:
+    account = await register(client)
+    generation = await start_generation(client, account)
+    store = redis.Redis.from_url(REDIS_URL)
+    try:
+        # The flag alone, as `request_cancel` leaves it when its PUBLISH reaches nobody.
+        await store.set(f"{settings.redis_key_prefix}gen:{generation['id']}:cancel", "1")
+    finally:
+        await store.aclose()
+    received = await asyncio.wait_for(
+        collect(client, f"/api/generations/{generation['id']}/stream", account.headers), 5
+    )
+    assert received[-1].data == {"status": "canceled"}
+    ((_text, _tokens, _at, status, _runner),) = await _rows(db, [str(generation["id"])])
+    assert status == "canceled"
