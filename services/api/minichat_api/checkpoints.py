@@ -1,26 +1,30 @@
 """The partial text of every generation this process streams, saved together.
 
-A transaction per generation per checkpoint costs a database round trip set each: with
-hundreds of generations streaming, a checkpoint a second each is hundreds of transactions a
-second. Here one round writes every generation that has new text, in one statement, once a
-checkpoint interval has passed or as soon as one of them has `every_tokens` unsaved tokens.
+A transaction per generation per checkpoint would cost hundreds of transactions a second with
+hundreds of generations streaming. Here one round writes every generation that has new text,
+in one statement, once a checkpoint interval has passed or as soon as one of them has
+`every_tokens` unsaved tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.db.models import Generation
 from minichat.statuses import GenerationStatus
 from minichat_api.streams import GenerationStreams
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,9 @@ class Checkpointed(Protocol):
 
     generation_id: uuid.UUID
 
-    def progress(self) -> Progress: ...
+    def take_progress(self) -> Progress:
+        """What it has streamed; its count of unsaved tokens starts again from here."""
+        ...
 
     def lost(self) -> None:
         """Another process owns the generation now (or it has ended): stop writing."""
@@ -61,18 +67,21 @@ class Checkpointer:
         self._runner_id = runner_id
         self._every_tokens = every_tokens
         self._interval_s = interval_s
-        # Generations with text not yet saved.
+        # The job running each generation here, and those with text not yet saved.
+        self._running: dict[uuid.UUID, Checkpointed] = {}
         self._unsaved: dict[uuid.UUID, Checkpointed] = {}
         self._urgent = asyncio.Event()
 
     def streamed(self, job: Checkpointed, unsaved_tokens: int) -> None:
         """`job` has text not yet saved; with `every_tokens` of it, save without waiting."""
+        self._running[job.generation_id] = job
         self._unsaved[job.generation_id] = job
         if unsaved_tokens >= self._every_tokens:
             self._urgent.set()
 
     def forget(self, generation_id: uuid.UUID) -> None:
         """The generation ended here (its end wrote the text): nothing more to save."""
+        self._running.pop(generation_id, None)
         self._unsaved.pop(generation_id, None)
 
     async def round(self) -> None:
@@ -84,13 +93,31 @@ class Checkpointer:
         if not jobs:
             return
         try:
-            await self.save(jobs)
+            await self._save(jobs)
+        except (DataError, IntegrityError) as exc:
+            # Text the database refuses (a NUL byte, say) must not stop everyone's checkpoints.
+            logger.warning("checkpoints: %r; saving these %d one by one", exc, len(jobs))
+            for position, job in enumerate(jobs):
+                try:
+                    await self._save([job])
+                except (DataError, IntegrityError) as refused:
+                    logger.warning(
+                        "generation %s: checkpoint refused: %r", job.generation_id, refused
+                    )
+                except BaseException:
+                    self._save_later(jobs[position:])
+                    raise
         except BaseException:
-            for job in jobs:  # saved at the next round, unless they have ended since
-                self._unsaved.setdefault(job.generation_id, job)
+            self._save_later(jobs)
             raise
 
-    async def save(self, jobs: list[Checkpointed]) -> None:
+    def _save_later(self, jobs: list[Checkpointed]) -> None:
+        """Back into the next round, those still running here (not those that ended since)."""
+        for job in jobs:
+            if self._running.get(job.generation_id) is job:
+                self._unsaved.setdefault(job.generation_id, job)
+
+    async def _save(self, jobs: list[Checkpointed]) -> None:
         """One UPDATE for all of `jobs`, guarded like the state machine: a generation counts only
         while it is this runner's and streaming; those that are not stop writing."""
         saved_at = datetime.now(UTC)
@@ -102,16 +129,14 @@ class Checkpointer:
                 "b_ttft": progress.ttft_ms,
             }
             for job in jobs
-            for progress in (job.progress(),)
+            for progress in (job.take_progress(),)
         ]
         async with self._sessions() as session:
-            result = await session.execute(
+            # The table, not the mapped class: executemany of a plain UPDATE, which the ORM
+            # would turn into a bulk update by primary key, without our guard.
+            result: Any = await session.execute(
                 update(Generation.__table__)  # type: ignore[arg-type]
-                .where(
-                    Generation.id == bindparam("b_id"),
-                    Generation.runner_id == self._runner_id,
-                    Generation.status == GenerationStatus.STREAMING,
-                )
+                .where(Generation.id == bindparam("b_id"), self._held())
                 .values(
                     partial_text=bindparam("b_text"),
                     completion_tokens=bindparam("b_tokens"),
@@ -121,21 +146,29 @@ class Checkpointer:
                 rows,
             )
             held = {job.generation_id for job in jobs}
-            if result.rowcount != len(jobs):  # type: ignore[attr-defined]
+            if result.rowcount != len(jobs):
                 held = set(
                     await session.scalars(
-                        select(Generation.id).where(
-                            Generation.id.in_(held),
-                            Generation.runner_id == self._runner_id,
-                            Generation.status == GenerationStatus.STREAMING,
-                        )
+                        select(Generation.id).where(Generation.id.in_(held), self._held())
                     )
                 )
             await session.commit()
-        canceled = await self._streams.cancels_requested(list(held))
         for job in jobs:
             if job.generation_id not in held:
                 job.lost()
-            elif job.generation_id in canceled:
+        try:
+            canceled = await self._streams.cancels_requested(list(held))
+        except Exception as exc:  # the broadcast still stops them; this is the backstop
+            logger.warning("checkpoints: cancel flags unreadable: %r", exc)
+            return
+        for job in jobs:
+            if job.generation_id in canceled:
                 # The cancel's broadcast went astray (a dropped subscription): its flag stays.
                 job.canceled()
+
+    def _held(self) -> ColumnElement[bool]:
+        """The generation is ours to write: this runner's, and streaming."""
+        return and_(
+            Generation.runner_id == self._runner_id,
+            Generation.status == GenerationStatus.STREAMING,
+        )

@@ -59,8 +59,8 @@ class GenerationJob:
     checkpoints: Checkpointer
     config: JobConfig
     resume: Resume = field(default_factory=Resume)
-    # A fresh generation's claim (queued -> streaming) runs while the model computes its first
-    # token; nothing is written until it has succeeded.
+    # A fresh generation's claim (queued -> streaming), settled while the model computes its
+    # first token, usually by the creating commit itself; nothing is written until it holds.
     claimed: asyncio.Task[bool] | None = None
     # Resolved as the model is sent its request, for a creator waiting to write the generation.
     asked: asyncio.Future[None] | None = None
@@ -77,8 +77,8 @@ class GenerationJob:
         if self._upstream_task is not None:
             self._upstream_task.cancel()
 
-    def progress(self) -> Progress:
-        """The text so far, for a checkpoint; what it counts is saved from here on."""
+    def take_progress(self) -> Progress:
+        """The text so far, for a checkpoint; its unsaved tokens are counted again from here."""
         assert self._writer is not None and self._counters is not None
         self._saved_tokens = self._counters.completion_tokens
         return Progress(

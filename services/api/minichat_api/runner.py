@@ -29,7 +29,7 @@ from minichat_api.upstream import ChatTurn, Upstream
 from minichat_api.usecases.generations import (
     ACTIVE,
     active_generations,
-    queued_generations,
+    stranded_generations,
     transition,
 )
 
@@ -239,8 +239,9 @@ class GenerationRunner:
     async def _claim(
         self, generation_id: uuid.UUID, saved: asyncio.Future[GenerationStatus | None]
     ) -> bool:
-        """queued -> streaming for a generation of ours, once its creation has committed; False
-        if it never was, or is not ours to run: the job then stops and writes nothing."""
+        """queued -> streaming for a generation of ours, once its creation has committed (which
+        did it already if this job held a slot by then); False if it never was, or is not ours
+        to run: the job then stops and writes nothing."""
         saved_as = await saved
         if saved_as is None:
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
@@ -303,18 +304,20 @@ class GenerationRunner:
 
     async def _adopt_orphans(self) -> None:
         await asyncio.sleep(self._settings.reaper_interval_ms / 1000)
-        # Ours but never started: the create committed, yet its request failed before or while
-        # hearing so (a lost reply, a cancelled request), so no job was left to run it.
+        # Ours but not running here: the create committed, yet its request failed before or
+        # while hearing so (a lost reply, a cancelled request), so no job was left to run it.
         grace = timedelta(milliseconds=self._settings.runner_heartbeat_ttl_ms)
         async with self._sessions() as session:
             candidates = await active_generations(session, excluding_runner=self.runner_id)
-            stranded = await queued_generations(
-                session, runner_id=self.runner_id, created_before=datetime.now(UTC) - grace
+            stranded = await stranded_generations(
+                session, runner_id=self.runner_id, quiet_since=datetime.now(UTC) - grace
             )
-        for generation_id in stranded:
+        for generation_id, status in stranded:
             if generation_id not in self._tasks:
-                logger.info("generation %s: queued here with no job; starting it", generation_id)
-                self.submit(generation_id)
+                logger.info(
+                    "generation %s: %s here with no job; running it", generation_id, status.value
+                )
+                self.submit(generation_id, adopted=status == GenerationStatus.STREAMING)
         owners = sorted({owner for _, owner in candidates if owner})
         alive = await self._streams.alive(owners)
         for generation_id, owner in candidates:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 
 from minichat.settings import Settings
 from minichat_api.runner import FreshStart
@@ -203,12 +204,14 @@ async def test_inference_refusing_the_request_fails_the_generation(
         assert [m["role"] for m in messages] == ["user"]
 
 
+@pytest.mark.parametrize("status", ["queued", "streaming"])
 async def test_a_generation_whose_create_reply_was_lost_still_runs(
-    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection
+    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection, status: str
 ) -> None:
     """The create committed but its request failed before starting the job (a lost reply):
-    the generation is queued under a live runner that is not running it. The runner's
-    reaper finds it and runs it, so the client's retry with the same key gets an answer."""
+    the generation is queued (or, claimed by that same commit, streaming) under a live runner
+    that is not running it. The runner's reaper finds it and runs it, so the client's retry
+    with the same key gets an answer."""
     async with running_api(
         settings.model_copy(
             update={"inference_url": fast_inference.url, "runner_heartbeat_ttl_ms": 500}
@@ -224,9 +227,9 @@ async def test_a_generation_whose_create_reply_was_lost_still_runs(
         stranded = await db.execute(
             "INSERT INTO generations (id, chat_id, user_id, status, model, idempotency_key,"
             " user_message_id, runner_id, adoptions, partial_text, created_at)"
-            " SELECT gen_random_uuid(), chat_id, user_id, 'queued', model, 'lost-reply',"
+            " SELECT gen_random_uuid(), chat_id, user_id, %s, model, 'lost-reply',"
             " %s, %s, 0, '', now() FROM generations WHERE id = %s RETURNING id",
-            (user_message_id, runner_id, first["id"]),
+            (status, user_message_id, runner_id, first["id"]),
         )
         (stranded_id,) = await stranded.fetchone() or (None,)
         retry = await client.post(

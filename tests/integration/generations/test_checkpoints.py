@@ -83,22 +83,27 @@ async def test_streaming_generations_are_checkpointed_together(
 async def test_a_generation_another_runner_took_stops_streaming_here(
     client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: Settings
 ) -> None:
+    """Of two generations saved in one round, the one whose lease is gone stops; the other
+    goes on streaming and being checkpointed."""
     account = await register(client)
-    generation = await start_generation(client, account)
-    await db.execute(
-        "UPDATE generations SET runner_id = 'another-runner' WHERE id = %s", (generation["id"],)
-    )
-    key = f"{settings.redis_key_prefix}gen:{generation['id']}"
+    taken = str((await start_generation(client, account))["id"])
+    kept = str((await start_generation(client, account))["id"])
+    await db.execute("UPDATE generations SET runner_id = 'another-runner' WHERE id = %s", (taken,))
+    key = f"{settings.redis_key_prefix}gen:{taken}"
     store = redis.Redis.from_url(REDIS_URL)
     try:
         await asyncio.sleep(5 * CHECKPOINT_MS / 1000)  # the next round finds the lease gone
         length = await store.xlen(key)
+        kept_saved = (await _rows(db, [kept]))[0][2]
         await asyncio.sleep(5 * CHECKPOINT_MS / 1000)
         assert await store.xlen(key) == length, "this process kept writing a stream it lost"
     finally:
         await store.aclose()
-    ((_text, _tokens, _at, status, runner),) = await _rows(db, [str(generation["id"])])
+    ((_text, _tokens, _at, status, runner),) = await _rows(db, [taken])
     assert (status, runner) == ("streaming", "another-runner"), "it wrote an end it did not own"
+    ((_text, _tokens, at, status, _runner),) = await _rows(db, [kept])
+    assert status == "streaming" and at > kept_saved, "the other generation stopped too"
+    await client.post(f"/api/generations/{kept}/cancel", headers=account.headers)
 
 
 async def test_a_cancel_whose_broadcast_was_lost_stops_at_the_next_checkpoint(

@@ -171,6 +171,13 @@ async def test_cancel_signal_is_kept_and_announced(streams: GenerationStreams) -
     assert await streams.cancel_requested(generation)
 
 
+async def test_cancel_flags_are_read_for_many_at_once(streams: GenerationStreams) -> None:
+    canceled, running = uuid.uuid4(), uuid.uuid4()
+    await streams.request_cancel(canceled)
+    assert await streams.cancels_requested([running, canceled]) == {canceled}
+    assert await streams.cancels_requested([]) == set()
+
+
 async def test_heartbeats_expire(streams: GenerationStreams) -> None:
     await streams.heartbeat("runner-a", 300)
     await streams.heartbeat("runner-b", 10_000)

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.contracts.events import UsageEvent
-from minichat.db.base import new_id
+from minichat.db.base import new_id, utcnow
 from minichat.db.models import Chat, Generation, Message
 from minichat.errors import Conflict, NotFound
 from minichat.outbox import add_event
@@ -102,8 +102,9 @@ async def create_generation(
         idempotency_key=idempotency_key,
         user_message_id=user_message_id,
         runner_id=runner_id,
+        # Set here, not left to the insert's defaults: the 202 is built before the insert.
         status=GenerationStatus.QUEUED,
-        created_at=datetime.now(UTC),
+        created_at=utcnow(),
     )
     session.add(generation)
     return generation, [(row[2], row[3]) for row in rows]
@@ -120,13 +121,14 @@ async def save_generation(
     try:
         if start_streaming:
             await session.flush()
-            await transition(
+            claimed = await transition(
                 session,
                 generation.id,
                 GenerationStatus.STREAMING,
                 runner_id=generation.runner_id,
                 started_at=datetime.now(UTC),
             )
+            assert claimed is not None, "a generation this transaction inserted is queued"
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -294,21 +296,33 @@ async def active_generations(
     return [(row[0], row[1]) for row in rows]
 
 
-async def queued_generations(
-    session: AsyncSession, *, runner_id: str, created_before: datetime, limit: int = 200
-) -> Sequence[uuid.UUID]:
-    """Generations of `runner_id` still queued that were created before `created_before`."""
-    rows = await session.scalars(
-        select(Generation.id)
+async def stranded_generations(
+    session: AsyncSession, *, runner_id: str, quiet_since: datetime, limit: int = 200
+) -> Sequence[tuple[uuid.UUID, GenerationStatus]]:
+    """Generations of `runner_id` that nothing has moved since `quiet_since`: still queued, or
+    streaming with no checkpoint since. Those its runner is running are merely slow."""
+    rows = await session.execute(
+        select(Generation.id, Generation.status)
         .where(
-            Generation.status == GenerationStatus.QUEUED,
             Generation.runner_id == runner_id,
-            Generation.created_at < created_before,
+            or_(
+                and_(
+                    Generation.status == GenerationStatus.QUEUED,
+                    Generation.created_at < quiet_since,
+                ),
+                and_(
+                    Generation.status == GenerationStatus.STREAMING,
+                    func.coalesce(
+                        Generation.checkpointed_at, Generation.started_at, Generation.created_at
+                    )
+                    < quiet_since,
+                ),
+            ),
         )
         .order_by(Generation.created_at)
         .limit(limit)
     )
-    return list(rows)
+    return [(row[0], GenerationStatus(row[1])) for row in rows]
 
 
 async def cancel_generation(
