@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -58,6 +59,7 @@ class Checkpointer:
         sessions: async_sessionmaker[AsyncSession],
         streams: GenerationStreams,
         *,
+        running: Mapping[uuid.UUID, Checkpointed],
         runner_id: str,
         every_tokens: int,
         interval_s: float,
@@ -67,21 +69,19 @@ class Checkpointer:
         self._runner_id = runner_id
         self._every_tokens = every_tokens
         self._interval_s = interval_s
-        # The job running each generation here, and those with text not yet saved.
-        self._running: dict[uuid.UUID, Checkpointed] = {}
+        # The runner's own map of the job running each generation here.
+        self._running = running
         self._unsaved: dict[uuid.UUID, Checkpointed] = {}
         self._urgent = asyncio.Event()
 
     def streamed(self, job: Checkpointed, unsaved_tokens: int) -> None:
         """`job` has text not yet saved; with `every_tokens` of it, save without waiting."""
-        self._running[job.generation_id] = job
         self._unsaved[job.generation_id] = job
         if unsaved_tokens >= self._every_tokens:
             self._urgent.set()
 
     def forget(self, generation_id: uuid.UUID) -> None:
         """The generation ended here (its end wrote the text): nothing more to save."""
-        self._running.pop(generation_id, None)
         self._unsaved.pop(generation_id, None)
 
     async def round(self) -> None:

@@ -72,14 +72,15 @@ class GenerationRunner:
         self._upstream = upstream
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.generation_concurrency)
+        self._jobs: dict[uuid.UUID, GenerationJob] = {}
         self._checkpoints = Checkpointer(
             sessions,
             streams,
+            running=self._jobs,
             runner_id=self.runner_id,
             every_tokens=settings.checkpoint_every_tokens,
             interval_s=settings.checkpoint_interval_ms / 1000,
         )
-        self._jobs: dict[uuid.UUID, GenerationJob] = {}
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._background: list[asyncio.Task[None]] = []
 
