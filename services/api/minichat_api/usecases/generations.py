@@ -116,19 +116,13 @@ async def save_generation(
     """Commit a generation from `create_generation`. None when saved; else the generation of a
     request with the same Idempotency-Key that won the race, which answers this one too.
 
-    `start_streaming`: its runner already holds a slot for it, so queued -> streaming goes in
-    this same transaction, which spares the runner a transaction of its own."""
+    `start_streaming`: its runner already holds a slot for it, so the row is written already
+    streaming: nobody could see it queued before this commit, and the runner is spared a
+    transaction of its own to claim it."""
+    if start_streaming:
+        generation.status = GenerationStatus.STREAMING
+        generation.started_at = datetime.now(UTC)
     try:
-        if start_streaming:
-            await session.flush()
-            claimed = await transition(
-                session,
-                generation.id,
-                GenerationStatus.STREAMING,
-                runner_id=generation.runner_id,
-                started_at=datetime.now(UTC),
-            )
-            assert claimed is not None, "a generation this transaction inserted is queued"
         await session.commit()
     except IntegrityError:
         await session.rollback()
