@@ -49,6 +49,14 @@ class Upstream(Protocol):
     ) -> AsyncIterator[Chunk]: ...
 
 
+def storable(text: str) -> str:
+    """What PostgreSQL can store of a piece of an answer: no U+0000, and no lone surrogate (a
+    JSON escape can carry one) but a `?` in its place. The client is streamed what is stored."""
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 class OpenAIUpstream:
     """Streams from any OpenAI-compatible server through the shared inference client."""
 
@@ -103,7 +111,9 @@ class OpenAIUpstream:
         try:
             async for event in self._client.stream_chat(request):
                 if isinstance(event, ContentDelta):
-                    yield Chunk(text=event.text)
+                    text = storable(event.text)
+                    if text:
+                        yield Chunk(text=text)
                 elif isinstance(event, StreamEnd) and event.usage is not None:
                     yield Chunk(
                         usage=Usage(event.usage.prompt_tokens, event.usage.completion_tokens)

@@ -27,6 +27,10 @@ from tests.factories import Account, create_chat, register, unique_email
         ({"email": "a@example.com", "password": 12345678}, "password"),
         ({"email": ["a@example.com"], "password": "long enough pass"}, "email"),
         ({"email": "a@example.com", "password": "long enough", "display_name": ""}, "display_name"),
+        (
+            {"email": "a@example.com", "password": "long enough", "display_name": "a\x00b"},
+            "display_name",
+        ),
     ],
 )
 async def test_register_validation_names_the_field(
@@ -47,6 +51,7 @@ async def test_register_validation_names_the_field(
         ({"title": ""}, "title"),
         ({"title": 42}, "title"),
         ({"title": "x" * 201}, "title"),
+        ({"title": "nul\x00"}, "title"),
     ],
 )
 async def test_rename_validation(
@@ -59,6 +64,28 @@ async def test_rename_validation(
     assert response.json()["error"]["field"] == field
     after = await client.get(f"/api/chats/{chat['id']}", headers=account.headers)
     assert after.json()["title"] == "kept"
+
+
+async def test_text_with_a_nul_character_is_422_and_stores_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    """PostgreSQL cannot store U+0000: it is refused up front, naming the field, not a 500."""
+    account = await register(client)
+    chat = await create_chat(client, account, "kept")
+    attempts = [
+        ("/api/chats", {"title": "a\x00b"}, "title"),
+        (f"/api/chats/{chat['id']}/messages", {"content": "hello\x00"}, "content"),
+        ("/api/auth/login", {"email": "a@example.com\x00", "password": "whatever"}, "email"),
+    ]
+    for path, body, field in attempts:
+        response = await client.post(path, json=body, headers=account.headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["field"] == field
+        assert "U+0000" in response.json()["error"]["message"]
+    chats = await client.get("/api/chats", headers=account.headers)
+    assert [c["title"] for c in chats.json()["items"]] == ["kept"]
+    messages = await client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
+    assert messages.json()["items"] == []
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from minichat_api.schemas.common import NoNul
+
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
 
 
 class UserCreate(BaseModel):
@@ -18,7 +22,7 @@ class UserCreate(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=1, max_length=320)
+    email: Annotated[str, NoNul] = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=256)
 
 

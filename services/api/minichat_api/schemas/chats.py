@@ -9,8 +9,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from minichat.statuses import MessageRole, MessageStatus
+from minichat_api.schemas.common import NoNul
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
 MAX_MESSAGE_CHARS = 32_000
 
 
@@ -32,7 +35,7 @@ class ChatPublic(BaseModel):
 
 
 class MessageCreate(BaseModel):
-    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    content: Annotated[str, NoNul] = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
 
     @field_validator("content")
     @classmethod
