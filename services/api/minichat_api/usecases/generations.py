@@ -220,12 +220,15 @@ async def finish(
     """The terminal transition with everything that goes with it, in the caller's transaction:
     the assistant message, usage, and the usage and audit events. None if it lost the race."""
     now = datetime.now(UTC)
+    # Named by the final UPDATE itself, written just after (the key is checked at commit).
+    message_id = new_id() if text else None
     generation = await transition(
         session,
         generation_id,
         status,
         runner_id=runner_id,
         only_from=only_from,
+        assistant_message_id=message_id,
         finished_at=now,
         partial_text=text,
         prompt_tokens=prompt_tokens,
@@ -236,8 +239,8 @@ async def finish(
     )
     if generation is None:
         return None
-    if text:
-        message = await append_message(
+    if message_id is not None:
+        await append_message(
             session,
             generation.user_id,
             generation.chat_id,
@@ -248,9 +251,8 @@ async def finish(
                 if status == GenerationStatus.SUCCEEDED
                 else MessageStatus.INCOMPLETE
             ),
+            message_id=message_id,
         )
-        # The generation came back from the guarded UPDATE: the session writes this with it.
-        generation.assistant_message_id = message.id
     started = generation.started_at or generation.created_at
     add_event(
         session,

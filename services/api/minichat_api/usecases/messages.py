@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from minichat.db.base import new_id
 from minichat.db.models import Chat, Message
 from minichat.statuses import MessageRole, MessageStatus
 from minichat_api.pagination import decode_cursor, encode_cursor
@@ -42,6 +43,7 @@ async def append_message(
     role: MessageRole,
     content: str,
     status: MessageStatus = MessageStatus.COMPLETE,
+    message_id: uuid.UUID | None = None,
 ) -> Message:
     """Add a message at the end of the chat; the caller commits."""
     now = datetime.now(UTC)
@@ -55,7 +57,13 @@ async def append_message(
     if seq is None:
         raise chat_not_found()
     message = Message(
-        chat_id=chat_id, seq=seq, role=role, content=content, status=status, created_at=now
+        id=message_id or new_id(),
+        chat_id=chat_id,
+        seq=seq,
+        role=role,
+        content=content,
+        status=status,
+        created_at=now,
     )
     session.add(message)
     await session.flush()

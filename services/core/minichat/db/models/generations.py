@@ -31,8 +31,9 @@ class Generation(Base):
     user_message_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")
     )
+    # Checked at commit: the final UPDATE names the message the same transaction then writes.
     assistant_message_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL")
+        ForeignKey("messages.id", ondelete="SET NULL", deferrable=True, initially="DEFERRED")
     )
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
