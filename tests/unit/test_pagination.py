@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from minichat.errors import InvalidInput
-from minichat_api.pagination import decode_cursor, encode_cursor
+from minichat_api.pagination import decode_cursor, encode_cursor, sequence_number
 
 
 def test_round_trip() -> None:
@@ -24,3 +24,28 @@ def test_foreign_cursors_are_invalid_input(cursor: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         decode_cursor(cursor, int)
     assert caught.value.field == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("key", "converters"),
+    [
+        ([float("inf")], (sequence_number,)),  # JSON `[Infinity]`
+        ([2**31], (sequence_number,)),
+        ([-1], (sequence_number,)),
+        ([10**30], (sequence_number,)),
+        ([True], (sequence_number,)),
+        ([1.5], (sequence_number,)),
+        (["2024-01-01T00:00:00+00:00", 5], (datetime.fromisoformat, uuid.UUID)),
+        ([5, str(uuid.uuid4())], (datetime.fromisoformat, uuid.UUID)),
+    ],
+)
+def test_well_formed_cursors_out_of_range_are_invalid_input(
+    key: list[object], converters: tuple[object, ...]
+) -> None:
+    """Keys the database would refuse, or a converter would choke on, are a 400, not a 500."""
+    with pytest.raises(InvalidInput):
+        decode_cursor(encode_cursor(*key), *converters)  # type: ignore[arg-type]
+
+
+def test_sequence_number_round_trip() -> None:
+    assert decode_cursor(encode_cursor(2**31 - 1), sequence_number) == (2**31 - 1,)

@@ -14,6 +14,13 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
+def sequence_number(value: Any) -> int:
+    """A cursor's integer key, within the database's 32-bit integer column."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValueError(f"{value!r} is not a sequence number")
+    return value
+
+
 def encode_cursor(*key: Any) -> str:
     raw = json.dumps(list(key), separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -27,7 +34,14 @@ def decode_cursor(cursor: str, *converters: Callable[[Any], Any]) -> tuple[Any, 
         if not isinstance(values, list) or len(values) != len(converters):
             raise ValueError("wrong shape")
         return tuple(convert(value) for convert, value in zip(converters, values, strict=True))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,  # uuid.UUID(5)
+        OverflowError,  # int(Infinity)
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
         raise InvalidInput(
             "cursor is not one this API returned", field="cursor", code="invalid_cursor"
         ) from exc

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from minichat.db.base import new_id
 from minichat.db.models import Chat, Message
 from minichat.statuses import MessageRole, MessageStatus
-from minichat_api.pagination import decode_cursor, encode_cursor
+from minichat_api.pagination import decode_cursor, encode_cursor, sequence_number
 from minichat_api.usecases.chats import chat_not_found, get_chat
 
 
@@ -27,7 +27,7 @@ async def list_messages(
     await get_chat(session, user_id, chat_id)
     query = select(Message).where(Message.chat_id == chat_id)
     if cursor is not None:
-        (after_seq,) = decode_cursor(cursor, int)
+        (after_seq,) = decode_cursor(cursor, sequence_number)
         query = query.where(Message.seq > after_seq)
     messages = list(await session.scalars(query.order_by(Message.seq).limit(limit + 1)))
     if len(messages) <= limit:
