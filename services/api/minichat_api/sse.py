@@ -19,7 +19,7 @@ from minichat.db.models import Generation, Message
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.final_events import final_events
-from minichat_api.streams import GenerationStreams, StreamEvent, events_after
+from minichat_api.streams import GenerationStreams, StreamEvent, entry_key, events_after
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,14 @@ async def generation_events(
         if finished and not await streams.exists(generation_id):
             replay = await _stored_replay(generation_id, sessions)
             if replay is not None:
-                yield frame(events_after(replay, after))
+                yield frame(_replay_after(replay, after))
                 return
+        elif (
+            finished
+            and after is not None
+            and not await streams.read(generation_id, after, block_ms=0, count=1)
+        ):
+            return  # nothing after the client's last event: it has the `done` already
         async for chunk in _live(generation_id, after, streams, sessions):
             yield chunk
     finally:
@@ -100,6 +106,15 @@ async def _live(
                 return
         else:
             yield _PING
+
+
+def _replay_after(replay: list[StreamEvent], after: str | None) -> list[StreamEvent]:
+    """The stored replay after `after`: one of the replay's own ids, or else one of the expired
+    stream's, and which text that client has is no longer known: it gets the closing events,
+    and the whole text is in the chat's messages."""
+    if after is None or entry_key(after) <= entry_key(replay[-1].id):
+        return events_after(replay, after)
+    return [event for event in replay if event.event != "delta"]
 
 
 async def _stored_replay(

@@ -14,7 +14,7 @@ from tests.conftest import REDIS_URL
 from tests.factories import Account, create_chat, post_message, register
 from tests.integration.generations.conftest import FAST_TOKENS, running_api
 from tests.processes import Service
-from tests.sse import collect, text_of
+from tests.sse import Event, collect, events, text_of
 
 
 async def start_generation(
@@ -134,6 +134,43 @@ async def _replay_after_retention(fast_client: httpx.AsyncClient, redis_prefix: 
     assert replay[-2].data == live[-2].data
     tail = await collect(fast_client, url, account.headers, last_event_id=replay[0].id)
     assert tail == replay[1:]
+    # An id of the expired stream: which text that client has is unknown now; it gets the end.
+    resumed = await collect(fast_client, url, account.headers, last_event_id=live[2].id)
+    assert [e.event for e in resumed] == ["usage", "done"]
+    assert resumed[-1].data == live[-1].data
+
+
+async def test_resume_after_done_closes_at_once(fast_client: httpx.AsyncClient) -> None:
+    """An EventSource reconnects with the `done` it was sent: nothing more, and no waiting."""
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    live = await collect(fast_client, url, account.headers)
+    again = await asyncio.wait_for(
+        collect(fast_client, url, account.headers, last_event_id=live[-1].id), 5
+    )
+    assert again == []
+    assert await collect(fast_client, url, account.headers, last_event_id=live[-3].id) == live[-2:]
+
+
+async def test_deleting_the_chat_mid_stream_ends_the_stream(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    received: list[Event] = []
+    url = f"/api/generations/{generation['id']}/stream"
+    async with slow_client.stream("GET", url, headers=account.headers, timeout=30) as response:
+        async for event in events(response):
+            received.append(event)
+            if len(received) == 2:
+                deleted = await slow_client.delete(
+                    f"/api/chats/{generation['chat_id']}", headers=account.headers
+                )
+                assert deleted.status_code == 204
+    assert received[-1].event == "done"
+    assert received[-1].data == {"status": "canceled"}
+    assert len(received) < 20  # the model was stopped, not left to finish its answer
 
 
 async def test_idempotency_key_returns_the_same_generation(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep
+from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minichat_api.schemas.chats import (
     ChatCreate,
@@ -17,7 +17,7 @@ from minichat_api.schemas.chats import (
     MessagePublic,
 )
 from minichat_api.schemas.common import ErrorBody, Page
-from minichat_api.usecases import chats, messages
+from minichat_api.usecases import chats, generations, messages
 
 router = APIRouter(
     prefix="/api/chats",
@@ -67,9 +67,15 @@ async def rename_chat(
 
 @router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_chat(
-    chat_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId, context: RequestContextDep
+    chat_id: uuid.UUID,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    context: RequestContextDep,
+    state: StateDep,
 ) -> None:
+    running = await generations.active_in_chat(session, user_id, chat_id)
     await chats.delete_chat(session, user_id, chat_id, context)
+    await generations.end_deleted(state.streams, running)
 
 
 @router.get("/{chat_id}/messages")

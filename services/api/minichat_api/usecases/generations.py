@@ -280,6 +280,28 @@ async def finish(
     return generation
 
 
+async def active_in_chat(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
+) -> list[uuid.UUID]:
+    return list(
+        await session.scalars(
+            select(Generation.id).where(
+                Generation.chat_id == chat_id,
+                Generation.user_id == user_id,
+                Generation.status.in_(ACTIVE),
+            )
+        )
+    )
+
+
+async def end_deleted(streams: GenerationStreams, generation_ids: Sequence[uuid.UUID]) -> None:
+    """Generations deleted with their chat while running: their model stops, and their
+    streams' followers get the `done` that no runner can write any more (its row is gone)."""
+    for generation_id in generation_ids:
+        await streams.request_cancel(generation_id)
+        await streams.append(generation_id, final_events(GenerationStatus.CANCELED, None, 0, 0))
+
+
 async def active_generations(
     session: AsyncSession, *, excluding_runner: str, limit: int = 200
 ) -> Sequence[tuple[uuid.UUID, str | None]]:
