@@ -262,6 +262,26 @@ async def test_a_second_generation_while_one_runs_is_conflict(
     await slow_client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
 
 
+async def test_simultaneous_creates_for_one_chat_start_one_answer(
+    fast_client: httpx.AsyncClient,
+) -> None:
+    account = await register(fast_client)
+    chat = await create_chat(fast_client, account)
+    await post_message(fast_client, account, chat["id"], "just once")
+    url = f"/api/chats/{chat['id']}/generations"
+    answers = await asyncio.gather(
+        *(fast_client.post(url, headers=account.headers) for _ in range(8))
+    )
+    started = [a.json() for a in answers if a.status_code == 202]
+    refused = [a.json()["error"] for a in answers if a.status_code == 409]
+    assert len(started) == 1, [a.text for a in answers]
+    assert len(refused) == 7
+    assert {e["code"] for e in refused} == {"generation_in_progress"}
+    await collect(fast_client, f"/api/generations/{started[0]['id']}/stream", account.headers)
+    messages = await fast_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
+    assert [m["role"] for m in messages.json()["items"]] == ["user", "assistant"]
+
+
 async def test_generation_needs_a_user_message(fast_client: httpx.AsyncClient) -> None:
     account = await register(fast_client)
     chat = await create_chat(fast_client, account)

@@ -86,11 +86,7 @@ async def create_generation(
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
             return earlier, None
-        raise Conflict(
-            f"generation {active_id} is still running in this chat; cancel it or wait",
-            code="generation_in_progress",
-            details={"generation_id": str(active_id)},
-        )
+        raise _in_progress(active_id)
     user_message_id: uuid.UUID | None = rows[0][1]
     if user_message_id is None:
         raise Conflict("post a message before asking for an answer", code="no_user_message")
@@ -108,6 +104,14 @@ async def create_generation(
     )
     session.add(generation)
     return generation, [(row[2], row[3]) for row in rows]
+
+
+def _in_progress(generation_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"generation {generation_id} is still running in this chat; cancel it or wait",
+        code="generation_in_progress",
+        details={"generation_id": str(generation_id)},
+    )
 
 
 async def save_generation(
@@ -129,9 +133,17 @@ async def save_generation(
         earlier = await _earlier_request(
             session, generation.user_id, generation.chat_id, generation.idempotency_key
         )
-        if earlier is None:
+        if earlier is not None:
+            return earlier
+        # Another create for this chat committed first (one answer runs per chat).
+        running = await session.scalar(
+            select(Generation.id)
+            .where(Generation.chat_id == generation.chat_id, Generation.status.in_(ACTIVE))
+            .limit(1)
+        )
+        if running is None:
             raise
-        return earlier
+        raise _in_progress(running) from None
     return None
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minichat.db.base import Base, new_id, utcnow
 from minichat.statuses import GenerationStatus, sql_in
+
+ACTIVE_SQL = (
+    f"status IN ({sql_in(frozenset({GenerationStatus.QUEUED, GenerationStatus.STREAMING}))})"
+)
 
 
 class Generation(Base):
@@ -19,6 +23,14 @@ class Generation(Base):
         UniqueConstraint("user_id", "idempotency_key", name="uq_generations_user_id_idem_key"),
         Index("ix_generations_chat_id_created_at", "chat_id", "created_at"),
         Index("ix_generations_status", "status"),
+        # One answer running per chat, however many creates race for it.
+        Index(
+            "uq_generations_chat_id_active",
+            "chat_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_SQL),
+            sqlite_where=text(ACTIVE_SQL),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
