@@ -197,6 +197,21 @@ async def test_bad_tokens_are_401_never_500(client: httpx.AsyncClient) -> None:
     assert results == {name: (401, expected_codes.get(name, "invalid_token")) for name in results}
 
 
+async def test_a_token_whose_account_is_gone_is_401_on_writes_too(
+    client: httpx.AsyncClient,
+) -> None:
+    """Owner-scoped routes trust the signature alone; a write keyed by the owner still must not
+    be a 500 when a token outlives its account."""
+    account = await register(client, email=unique_email())
+    token = _bad_tokens(account)["unknown-user"]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = await client.post("/api/chats", json={"title": "orphan"}, headers=headers)
+    assert created.status_code == 401, created.text
+    assert created.json()["error"]["code"] == "invalid_token"
+    listed = await client.get("/api/chats", headers=headers)
+    assert listed.json()["items"] == []
+
+
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer  ", "token abc"])
 async def test_malformed_authorization_header_is_401(
     client: httpx.AsyncClient, header: str

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.db.models import Chat
-from minichat.errors import NotFound
+from minichat.errors import NotFound, Unauthenticated
 from minichat_api.pagination import decode_cursor, encode_cursor
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
@@ -26,7 +27,15 @@ async def create_chat(
 ) -> Chat:
     chat = Chat(user_id=user_id, title=title or DEFAULT_TITLE)
     session.add(chat)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # The one key a new chat can break is its owner's: a signed token can outlive its
+        # account (a database restored under the same secret).
+        await session.rollback()
+        raise Unauthenticated(
+            "the account of this token no longer exists", code="invalid_token"
+        ) from exc
     audit.record(session, context, actor=user_id, action="chat.created", target=f"chat:{chat.id}")
     await session.commit()
     return chat
