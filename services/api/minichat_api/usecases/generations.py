@@ -118,7 +118,8 @@ async def save_generation(
     session: AsyncSession, generation: Generation, *, start_streaming: bool = False
 ) -> Generation | None:
     """Commit a generation from `create_generation`. None when saved; else the generation of a
-    request with the same Idempotency-Key that won the race, which answers this one too.
+    request with the same Idempotency-Key that won the race, which answers this one too. A 409
+    (`generation_in_progress`) if another create for the chat committed first.
 
     `start_streaming`: its runner already holds a slot for it, so the row is written already
     streaming: nobody could see it queued before this commit, and the runner is spared a
