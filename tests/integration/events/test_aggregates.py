@@ -103,8 +103,8 @@ async def _finished_today(
     """Generations ended through `finish()`, the runner's terminal transition."""
     rng = random.Random(7)
     async with sessions() as session:
-        ids = []
         for _ in range(n):
+            # One at a time: a chat has one answer running at most.
             generation = Generation(
                 chat_id=chat_id,
                 user_id=user_id,
@@ -113,9 +113,7 @@ async def _finished_today(
                 started_at=datetime.now(UTC),
             )
             session.add(generation)
-            ids.append(generation)
-        await session.commit()
-        for generation in ids:
+            await session.flush()
             status = rng.choice(FINAL)
             finished = await finish(
                 session,
