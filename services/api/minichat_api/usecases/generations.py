@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,12 +57,7 @@ async def create_generation(
         return earlier, None
     # One round trip: is the chat ours, is an answer already running, and its history up to
     # the last user message (later assistant messages are earlier answers to it).
-    active = (
-        select(Generation.id)
-        .where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
-        .limit(1)
-        .scalar_subquery()
-    )
+    active = _running_in(chat_id).limit(1).scalar_subquery()
     last_user_seq = (
         select(func.max(Message.seq))
         .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
@@ -106,6 +101,11 @@ async def create_generation(
     return generation, [(row[2], row[3]) for row in rows]
 
 
+def _running_in(chat_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The generations of a chat still queued or streaming (one at most, by a unique index)."""
+    return select(Generation.id).where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
+
+
 def _in_progress(generation_id: uuid.UUID) -> Conflict:
     return Conflict(
         f"generation {generation_id} is still running in this chat; cancel it or wait",
@@ -137,11 +137,7 @@ async def save_generation(
         if earlier is not None:
             return earlier
         # Another create for this chat committed first (one answer runs per chat).
-        running = await session.scalar(
-            select(Generation.id)
-            .where(Generation.chat_id == generation.chat_id, Generation.status.in_(ACTIVE))
-            .limit(1)
-        )
+        running = await session.scalar(_running_in(generation.chat_id).limit(1))
         if running is None:
             raise
         raise _in_progress(running) from None
@@ -296,15 +292,7 @@ async def finish(
 async def active_in_chat(
     session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
 ) -> list[uuid.UUID]:
-    return list(
-        await session.scalars(
-            select(Generation.id).where(
-                Generation.chat_id == chat_id,
-                Generation.user_id == user_id,
-                Generation.status.in_(ACTIVE),
-            )
-        )
-    )
+    return list(await session.scalars(_running_in(chat_id).where(Generation.user_id == user_id)))
 
 
 async def end_deleted(streams: GenerationStreams, generation_ids: Sequence[uuid.UUID]) -> None:
