@@ -54,7 +54,7 @@ def storable(text: str) -> str:
     JSON escape can carry one) but a `?` in its place. The client is streamed what is stored."""
     if not text.isascii():
         text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "") if "\x00" in text else text
+    return text.replace("\x00", "")
 
 
 class OpenAIUpstream:
