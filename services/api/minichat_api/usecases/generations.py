@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,23 +56,8 @@ async def create_generation(
     earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
     if earlier is not None:
         return earlier, None
-    # One round trip: is the chat ours, is an answer already running, and its history up to
-    # the last user message (later assistant messages are earlier answers to it).
-    active = _running_in(chat_id).limit(1).scalar_subquery()
-    last_user_seq = (
-        select(func.max(Message.seq))
-        .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
-        .scalar_subquery()
-    )
     rows = (
-        await session.execute(
-            select(active, Message.id, Message.role, Message.content)
-            .select_from(Chat)
-            .outerjoin(Message, and_(Message.chat_id == Chat.id, Message.seq <= last_user_seq))
-            .where(Chat.id == chat_id, Chat.user_id == user_id)
-            .order_by(Message.seq.desc())
-            .limit(MAX_HISTORY_MESSAGES)
-        )
+        await session.execute(_creation_query(), {"chat_id": chat_id, "user_id": user_id})
     ).all()
     if not rows:
         raise chat_not_found()
@@ -101,7 +87,32 @@ async def create_generation(
     return generation, [(row[2], row[3]) for row in rows]
 
 
-def _running_in(chat_id: uuid.UUID) -> Select[uuid.UUID]:
+@cache
+def _creation_query() -> Select[uuid.UUID, uuid.UUID, str, str]:
+    """One round trip: is the chat ours, is an answer already running, and its history up to
+    the last user message (later assistant messages are earlier answers to it).
+
+    Built once, with `chat_id` and `user_id` bound per call: building it took longer than
+    running it, on the path to every answer's first token."""
+    chat_id: BindParameter[uuid.UUID] = bindparam("chat_id")
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id")
+    active = _running_in(chat_id).limit(1).scalar_subquery()
+    last_user_seq = (
+        select(func.max(Message.seq))
+        .where(Message.chat_id == chat_id, Message.role == MessageRole.USER)
+        .scalar_subquery()
+    )
+    return (
+        select(active, Message.id, Message.role, Message.content)
+        .select_from(Chat)
+        .outerjoin(Message, and_(Message.chat_id == Chat.id, Message.seq <= last_user_seq))
+        .where(Chat.id == chat_id, Chat.user_id == user_id)
+        .order_by(Message.seq.desc())
+        .limit(MAX_HISTORY_MESSAGES)
+    )
+
+
+def _running_in(chat_id: uuid.UUID | BindParameter[uuid.UUID]) -> Select[uuid.UUID]:
     """The generations of a chat still queued or streaming (one at most, by a unique index)."""
     return select(Generation.id).where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
 
