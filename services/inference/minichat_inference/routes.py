@@ -34,12 +34,15 @@ class ClientGone(Exception):
     """The caller disconnected before the answer started."""
 
 
+# Uptime checkers and load balancers probe with HEAD as often as with GET.
 @router.get("/healthz")
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz")
+@router.head("/readyz", include_in_schema=False)
 async def readyz(state: StateDep) -> JSONResponse:
     ready = state.backend.ready
     state.metrics.ready.set(1 if ready else 0)
@@ -48,6 +51,7 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 
 @router.get("/metrics")
+@router.head("/metrics", include_in_schema=False)
 async def metrics(state: StateDep) -> Response:
     state.metrics.ready.set(1 if state.backend.ready else 0)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

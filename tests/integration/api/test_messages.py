@@ -112,6 +112,22 @@ async def test_bad_message_content_is_refused(client: httpx.AsyncClient, content
     assert listing.json()["items"] == []
 
 
+async def test_an_empty_cursor_asks_for_the_first_page(client: httpx.AsyncClient) -> None:
+    """DESIGN writes the route `?cursor=&limit=`: a client may send the cursor empty."""
+    account = await register(client)
+    chat = await create_chat(client, account)
+    for i in range(3):
+        await post_message(client, account, chat["id"], f"m{i}")
+    for url in (f"/api/chats/{chat['id']}/messages", "/api/chats"):
+        response = await client.get(url, params={"cursor": "", "limit": 2}, headers=account.headers)
+        assert response.status_code == 200, (url, response.text)
+        assert len(response.json()["items"]) == (2 if "messages" in url else 1)
+    first = await client.get(
+        f"/api/chats/{chat['id']}/messages", params={"cursor": ""}, headers=account.headers
+    )
+    assert [m["content"] for m in first.json()["items"]] == ["m0", "m1", "m2"]
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjoxfQ", "W10", "WyJhIl0", "!!!"])
 async def test_bad_cursor_is_a_clear_400(client: httpx.AsyncClient, cursor: str) -> None:
     account = await register(client)

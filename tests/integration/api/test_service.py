@@ -22,6 +22,13 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
 
 
+async def test_probes_answer_head_too(client: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        response = await client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b"", path
+
+
 async def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     broken = settings.model_copy(

@@ -97,8 +97,10 @@ async def test_probes() -> None:
     async with app_client(inference_settings()) as (http, _app):
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
+        heads = [(await http.head(p)).status_code for p in ("/healthz", "/readyz", "/metrics")]
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+    assert heads == [200, 200, 200]
 
 
 async def test_metrics_count_tokens_and_requests() -> None:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import AfterValidator
 
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -27,7 +28,10 @@ router = APIRouter(
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 Cursor = Annotated[
-    str | None, Query(max_length=512, description="next_cursor of the previous page")
+    str | None,
+    Query(max_length=512, description="next_cursor of the previous page; none for the first"),
+    # `?cursor=` asks for the first page, as no cursor does.
+    AfterValidator(lambda cursor: cursor or None),
 ]
 
 
@@ -94,9 +98,14 @@ async def list_messages(
     )
 
 
-@router.post("/{chat_id}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{chat_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorBody, "description": "an answer is being written"}},
+)
 async def post_message(
     chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user_id: CurrentUserId
 ) -> MessagePublic:
+    await generations.refuse_while_answering(session, user_id, chat_id)
     message = await messages.post_user_message(session, user_id, chat_id, body.content)
     return MessagePublic.model_validate(message)

@@ -15,12 +15,15 @@ router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
 
 
+# Uptime checkers and load balancers probe with HEAD as often as with GET.
 @router.get("/healthz")
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz")
+@router.head("/readyz", include_in_schema=False)
 async def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -44,5 +47,6 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
+@router.head("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -300,6 +300,16 @@ async def finish(
     return generation
 
 
+async def refuse_while_answering(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
+) -> None:
+    """409 `generation_in_progress` while an answer is being written in the chat: a message
+    posted now would sort before that answer, which answers the message before it."""
+    running = await active_in_chat(session, user_id, chat_id)
+    if running:
+        raise _in_progress(running[0])
+
+
 async def active_in_chat(
     session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
 ) -> list[uuid.UUID]:
