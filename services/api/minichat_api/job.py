@@ -136,6 +136,9 @@ class GenerationJob:
             return GenerationStatus.FAILED, ("interrupted", "generation was interrupted")
         exc = task.exception()
         if isinstance(exc, UpstreamError):
+            logger.warning(
+                "generation %s failed: %s (%s)", self.generation_id, exc.detail, exc.code
+            )
             return GenerationStatus.FAILED, (exc.code, exc.message)
         if exc is not None:
             logger.error("generation %s failed", self.generation_id, exc_info=exc)

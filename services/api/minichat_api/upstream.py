@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from minichat.contracts.inference import ChatCompletionRequest, ChatMessage
-from minichat.errors import MiniChatError
+from minichat.errors import InvalidInput, MiniChatError
 from minichat.inference_client import ContentDelta, InferenceClient, StreamEnd
 
 
@@ -32,10 +32,34 @@ class Chunk:
 
 
 class UpstreamError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """`message` is for the chat's user; `detail`, the inference server's own words, is for
+    the operator's log: it names internal addresses, and an upstream's refusal can quote a
+    masked API key."""
+
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail or message
+
+
+_FOR_USERS = {
+    "inference_unreachable": "the model server cannot be reached; try again in a moment",
+    "inference_timeout": "the model server did not answer in time; try again in a moment",
+    "inference_disconnected": "the connection to the model server was lost mid-answer",
+    "inference_stream_truncated": "the model server stopped before the answer was complete",
+    "inference_busy": "the model server is busy; try again in a moment",
+}
+
+
+def upstream_error(exc: MiniChatError) -> UpstreamError:
+    """What the user is told of a failure of the inference server. A request it refused
+    (`InvalidInput`: too long a prompt, an unknown model) is told in its words; anything
+    about the server itself is told in ours."""
+    if isinstance(exc, InvalidInput):
+        return UpstreamError(exc.code, exc.message)
+    message = _FOR_USERS.get(exc.code, "the model server failed; try again in a moment")
+    return UpstreamError(exc.code, message, detail=exc.message)
 
 
 class Upstream(Protocol):
@@ -119,4 +143,4 @@ class OpenAIUpstream:
                         usage=Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
                     )
         except MiniChatError as exc:
-            raise UpstreamError(exc.code, exc.message) from exc
+            raise upstream_error(exc) from exc

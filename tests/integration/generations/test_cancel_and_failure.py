@@ -137,7 +137,10 @@ async def test_cancel_racing_completion_ends_in_one_state(
     assert sum(outcomes.values()) == 30
 
 
-async def test_unreachable_inference_fails_cleanly(client_settings_unreachable: Settings) -> None:
+async def test_unreachable_inference_fails_cleanly(
+    client_settings_unreachable: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    internal_address = client_settings_unreachable.inference_url.split("//")[1]
     async with running_api(client_settings_unreachable) as client:
         account = await register(client)
         generation = await start_generation(client, account)
@@ -152,6 +155,11 @@ async def test_unreachable_inference_fails_cleanly(client_settings_unreachable: 
         ).json()
         assert stored["status"] == "failed"
         assert stored["error"]["code"] == "inference_unreachable"
+    # The user is told what happened; where the model server lives is the operator's to read.
+    assert received[0].data["message"] == stored["error"]["message"]
+    assert "try again" in stored["error"]["message"]
+    assert internal_address not in received[0].data["message"]
+    assert internal_address in caplog.text
 
 
 async def test_inference_killed_mid_stream_keeps_the_partial_text(
