@@ -318,7 +318,9 @@ class GenerationRunner:
                 logger.info(
                     "generation %s: %s here with no job; running it", generation_id, status.value
                 )
-                self.submit(generation_id, adopted=status == GenerationStatus.STREAMING)
+                # Counted as an adoption: a generation whose end cannot be written would
+                # otherwise be stranded, and its model run again, round after round.
+                await self._adopt(generation_id, self.runner_id)
         owners = sorted({owner for _, owner in candidates if owner})
         alive = await self._streams.alive(owners)
         for generation_id, owner in candidates:

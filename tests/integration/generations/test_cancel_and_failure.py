@@ -140,7 +140,7 @@ async def test_cancel_racing_completion_ends_in_one_state(
 async def test_unreachable_inference_fails_cleanly(
     client_settings_unreachable: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    internal_address = client_settings_unreachable.inference_url.split("//")[1]
+    internal_address = str(client_settings_unreachable.inference_url).split("//")[1]
     async with running_api(client_settings_unreachable) as client:
         account = await register(client)
         generation = await start_generation(client, account)
@@ -228,18 +228,7 @@ async def test_a_generation_whose_create_reply_was_lost_still_runs(
         account = await register(client)
         first = await start_generation(client, account, "first")
         await collect(client, f"/api/generations/{first['id']}/stream", account.headers)
-        cursor = await db.execute(
-            "SELECT runner_id, user_message_id FROM generations WHERE id = %s", (first["id"],)
-        )
-        runner_id, user_message_id = await cursor.fetchone() or (None, None)
-        stranded = await db.execute(
-            "INSERT INTO generations (id, chat_id, user_id, status, model, idempotency_key,"
-            " user_message_id, runner_id, adoptions, partial_text, created_at)"
-            " SELECT gen_random_uuid(), chat_id, user_id, %s, model, 'lost-reply',"
-            " %s, %s, 0, '', now() FROM generations WHERE id = %s RETURNING id",
-            (status, user_message_id, runner_id, first["id"]),
-        )
-        (stranded_id,) = await stranded.fetchone() or (None,)
+        stranded_id = await _strand_beside(db, first, status, adoptions=0)
         retry = await client.post(
             f"/api/chats/{first['chat_id']}/generations",
             headers={**account.headers, "Idempotency-Key": "lost-reply"},
@@ -250,3 +239,59 @@ async def test_a_generation_whose_create_reply_was_lost_still_runs(
         )
         assert received[-1].data == {"status": "succeeded"}
         assert text_of(received)
+
+
+async def test_a_generation_stranded_again_and_again_fails_rather_than_rerun_forever(
+    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection
+) -> None:
+    """Each run of a stranded generation counts as an adoption: one whose end could never be
+    written would otherwise have its model run again at every reaper round."""
+    async with running_api(
+        settings.model_copy(
+            update={
+                "inference_url": fast_inference.url,
+                "runner_heartbeat_ttl_ms": 500,
+                "max_adoptions": 2,
+            }
+        )
+    ) as client:
+        account = await register(client)
+        first = await start_generation(client, account, "first")
+        await collect(client, f"/api/generations/{first['id']}/stream", account.headers)
+        stranded_id = await _strand_beside(
+            db, first, "streaming", adoptions=2, partial_text="kept so far"
+        )
+        received = await asyncio.wait_for(
+            collect(client, f"/api/generations/{stranded_id}/stream", account.headers), 20
+        )
+        assert [e.event for e in received] == ["error", "usage", "done"]
+        assert received[0].data["code"] == "too_many_adoptions"
+        assert received[-1].data == {"status": "failed"}
+        messages = await _messages(client, account.headers, first["chat_id"])
+    assert (messages[-1]["content"], messages[-1]["status"]) == ("kept so far", "incomplete")
+
+
+async def _strand_beside(
+    db: psycopg.AsyncConnection,
+    finished: dict[str, object],
+    status: str,
+    *,
+    adoptions: int,
+    partial_text: str = "",
+) -> uuid.UUID:
+    """A generation in `finished`'s chat, owned by its live runner, which is not running it:
+    as a create whose reply was lost leaves one (Idempotency-Key `lost-reply`)."""
+    cursor = await db.execute(
+        "SELECT runner_id, user_message_id FROM generations WHERE id = %s", (finished["id"],)
+    )
+    runner_id, user_message_id = await cursor.fetchone() or (None, None)
+    stranded = await db.execute(
+        "INSERT INTO generations (id, chat_id, user_id, status, model, idempotency_key,"
+        " user_message_id, runner_id, adoptions, partial_text, created_at)"
+        " SELECT gen_random_uuid(), chat_id, user_id, %s, model, 'lost-reply',"
+        " %s, %s, %s, %s, now() FROM generations WHERE id = %s RETURNING id",
+        (status, user_message_id, runner_id, adoptions, partial_text, finished["id"]),
+    )
+    (stranded_id,) = await stranded.fetchone() or (None,)
+    assert isinstance(stranded_id, uuid.UUID)
+    return stranded_id
