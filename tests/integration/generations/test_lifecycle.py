@@ -269,18 +269,21 @@ async def test_a_message_while_an_answer_runs_is_conflict_and_waits_for_its_end(
     account = await register(slow_client)
     generation = await start_generation(slow_client, account, "first question")
     messages_url = f"/api/chats/{generation['chat_id']}/messages"
+    next_message = {"content": "next"}
     base = f"/api/generations/{generation['id']}"
     during: httpx.Response | None = None
     async with slow_client.stream("GET", f"{base}/stream", headers=account.headers) as response:
         async for event in events(response):
             if event.event == "delta" and during is None:
-                during = await post_message_response(slow_client, account, messages_url, "next")
+                during = await slow_client.post(
+                    messages_url, json=next_message, headers=account.headers
+                )
                 await slow_client.post(f"{base}/cancel", headers=account.headers)
     assert during is not None
     assert during.status_code == 409
     assert during.json()["error"]["code"] == "generation_in_progress"
     assert during.json()["error"]["generation_id"] == generation["id"]
-    after = await post_message_response(slow_client, account, messages_url, "next")
+    after = await slow_client.post(messages_url, json=next_message, headers=account.headers)
     assert after.status_code == 201
     listing = (await slow_client.get(messages_url, headers=account.headers)).json()["items"]
     assert [(m["role"], m["status"]) for m in listing] == [
@@ -289,12 +292,6 @@ async def test_a_message_while_an_answer_runs_is_conflict_and_waits_for_its_end(
         ("user", "complete"),
     ]
     assert listing[-1]["content"] == "next"
-
-
-async def post_message_response(
-    client: httpx.AsyncClient, account: Account, url: str, content: str
-) -> httpx.Response:
-    return await client.post(url, json={"content": content}, headers=account.headers)
 
 
 async def test_simultaneous_creates_for_one_chat_start_one_answer(
