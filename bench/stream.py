@@ -1,9 +1,10 @@
 """Streaming through the api vs. straight from the inference plane, on the scripted backend.
 
 Prints, in one run: time to first token (p50/p99) at 1, 50 and 200 concurrent streams, directly
-from `minichat inference` and through `minichat api` (create generation + SSE), the added
-latency; then the most concurrent streams one api process sustains with delta lag p99 <= 50 ms,
-and delta events per second per api core.
+from `minichat inference` and through `minichat api` (create generation + SSE), and the added
+latency, both with that many streams open (a closed loop, as load tools count concurrency) and
+with that many created in the same instant (a burst); then the most concurrent streams one api
+process sustains with delta lag p99 <= 50 ms, and delta events per second per api core.
 
     .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 25,50,100,250,500,1000,2000]
         [--tokens 64] [--interval-ms 20]  # the scripted model's answers
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +175,66 @@ async def prepare_chats(api: Api, count: int) -> list[str]:
     return chats
 
 
+TTFT_HEADER = ("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99", "create p50")
+
+
+@dataclass
+class Ttfts:
+    direct: list[float] = field(default_factory=list)
+    api: list[float] = field(default_factory=list)
+    creates: list[float] = field(default_factory=list)
+
+
+async def ttft_row(
+    api: Api, inference_url: str, level: int, measure: Callable[[Api, str, int], Awaitable[Ttfts]]
+) -> str:
+    t = await measure(api, inference_url, level)
+    d50, d99, a50, a99 = (percentile(x, q) for x in (t.direct, t.api) for q in (50, 99))
+    return row(level, d50, d99, a50, a99, a50 - d50, a99 - d99, percentile(t.creates, 50))
+
+
+async def steady_ttfts(api: Api, inference_url: str, level: int) -> Ttfts:
+    """`level` clients in a closed loop, as load tools count concurrency; each client's first
+    stream (the ramp) is left out, so about `level` streams are open at every measured start."""
+    rounds = 1 + -(-SAMPLES_PER_LEVEL // level)
+    t = Ttfts()
+
+    async def direct_client(position: int) -> None:
+        await asyncio.sleep(position * PACE.duration_s / level)
+        for number in range(rounds):
+            result = await direct_stream(api.client, inference_url)
+            if number:
+                t.direct.append(result.ttft_ms)
+
+    async def api_client(position: int, chats: list[str]) -> None:
+        await asyncio.sleep(position * PACE.duration_s / level)
+        for number, chat in enumerate(chats):
+            result = await api_stream(api, chat)
+            if number:
+                t.api.append(result.ttft_ms)
+                t.creates.append(result.create_ms)
+
+    await asyncio.gather(*(direct_client(i) for i in range(level)))
+    chats = await prepare_chats(api, level * rounds)
+    await asyncio.gather(*(api_client(i, chats[i::level]) for i in range(level)))
+    return t
+
+
+async def burst_ttfts(api: Api, inference_url: str, level: int) -> Ttfts:
+    """`level` streams started in the same instant, in rounds enough for SAMPLES_PER_LEVEL."""
+    t = Ttfts()
+    for _round in range(max(1, SAMPLES_PER_LEVEL // level)):
+        chats = await prepare_chats(api, level)
+        direct = await asyncio.gather(
+            *(direct_stream(api.client, inference_url) for _ in range(level))
+        )
+        through_api = await asyncio.gather(*(api_stream(api, c) for c in chats))
+        t.direct += [r.ttft_ms for r in direct]
+        t.api += [r.ttft_ms for r in through_api]
+        t.creates += [r.create_ms for r in through_api]
+    return t
+
+
 def row(*cells: object) -> str:
     return " ".join(f"{c:>10.2f}" if isinstance(c, float) else f"{c!s:>10}" for c in cells)
 
@@ -207,48 +269,52 @@ async def run(
         await asyncio.gather(*(direct_stream(client, inference.url) for _ in range(5)))
         for chat in await prepare_chats(api, 5):
             await api_stream(api, chat)
-        print(f"time to first token, ms ({PACE.tokens} tokens {PACE.interval_ms:g} ms apart)")
-        print(
-            row("streams", "direct p50", "p99", "api p50", "p99", "added p50", "p99", "create p50")
-        )
+        if levels:
+            await print_ttft(api, inference.url, levels)
+        if capacity:
+            await print_capacity(api, api_service, inference, capacity, profile)
+
+
+async def print_ttft(api: Api, inference_url: str, levels: list[int]) -> None:
+    print(
+        f"time to first token, ms ({PACE.tokens} tokens {PACE.interval_ms:g} ms apart),"
+        " with that many streams open: each client starts a stream as its last one ends,"
+        " the clients' starts spread over one answer"
+    )
+    print(row(*TTFT_HEADER))
+    for level in levels:
+        print(await ttft_row(api, inference_url, level, steady_ttfts))
+    if any(level > 1 for level in levels):
+        print("the same, with that many streams created at once (a burst)")
+        print(row(*TTFT_HEADER))
         for level in levels:
-            # Several rounds, so that p99 at low concurrency rests on more than a few samples.
-            d: list[float] = []
-            a: list[float] = []
-            creates: list[float] = []
-            for _round in range(max(1, SAMPLES_PER_LEVEL // level)):
-                chats = await prepare_chats(api, level)
-                direct_results = await asyncio.gather(
-                    *(direct_stream(client, inference.url) for _ in range(level))
-                )
-                api_results = await asyncio.gather(*(api_stream(api, c) for c in chats))
-                d += [r.ttft_ms for r in direct_results]
-                a += [r.ttft_ms for r in api_results]
-                creates += [r.create_ms for r in api_results]
-            d50, d99, a50, a99 = (percentile(x, q) for x in (d, a) for q in (50, 99))
-            print(row(level, d50, d99, a50, a99, a50 - d50, a99 - d99, percentile(creates, 50)))
-        print(
-            f"\nconcurrent streams held by one api process (lag p99 <= {LAG_TARGET_MS:g} ms):"
-            f" new streams arrive at level / {PACE.duration_s:g} s per second for"
-            f" {2 * PACE.duration_s:g} s; figures are of the streams that started once that"
-            " many were open"
+            if level > 1:
+                print(await ttft_row(api, inference_url, level, burst_ttfts))
+
+
+async def print_capacity(
+    api: Api, api_service: Service, inference: Service, capacity: list[int], profile: Path | None
+) -> None:
+    print(
+        f"\nconcurrent streams held by one api process (lag p99 <= {LAG_TARGET_MS:g} ms):"
+        f" new streams arrive at level / {PACE.duration_s:g} s per second for"
+        f" {2 * PACE.duration_s:g} s; figures are of the streams that started once that"
+        " many were open"
+    )
+    print(
+        row(
+            *("streams", "lag p50", "lag p99", "ttft p99", "create p99"),
+            *("events/s", "api cpu", "ev/s/core", "model cpu", "bench cpu"),
         )
-        print(
-            row(
-                *("streams", "lag p50", "lag p99", "ttft p99", "create p99"),
-                *("events/s", "api cpu", "ev/s/core", "model cpu", "bench cpu"),
-            )
-        )
-        sustained = 0
-        for level in capacity:
-            line, ok = await hold(api, api_service, inference, level, profile)
-            print(line)
-            if not ok:
-                break
-            sustained = level
-        print(
-            f"\nmost concurrent streams sustained with lag p99 <= {LAG_TARGET_MS:g} ms: {sustained}"
-        )
+    )
+    sustained = 0
+    for level in capacity:
+        line, ok = await hold(api, api_service, inference, level, profile)
+        print(line)
+        if not ok:
+            break
+        sustained = level
+    print(f"\nmost concurrent streams sustained with lag p99 <= {LAG_TARGET_MS:g} ms: {sustained}")
 
 
 async def hold(
@@ -330,7 +396,7 @@ def stop_profile(recorder: subprocess.Popen[bytes] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,50,200", help="'' skips the TTFT table")
-    parser.add_argument("--capacity", default="25,50,100,250,500,1000,2000")
+    parser.add_argument("--capacity", default="25,50,100,250,500,1000,2000", help="'' skips it")
     parser.add_argument(
         "--profile",
         type=Path,
