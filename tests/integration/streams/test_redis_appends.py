@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from minichat_api.streams.redis_appends import AppendPipeline
+from minichat_api.streams.redis_appends import Appended, AppendPipeline
 from tests.conftest import REDIS_URL
 
 
@@ -46,7 +46,7 @@ async def test_concurrent_appends_keep_each_streams_order(
     async def writer(key: str) -> list[str]:
         ids: list[str] = []
         for n in range(20):
-            ids += await appends.append(key, [_entry(str(n))], maxlen=1000, expire_ms=None)
+            ids += (await appends.append(key, [_entry(str(n))], maxlen=1000, expire_ms=None)).ids
         return ids
 
     written = await asyncio.gather(*(writer(key) for key in keys))
@@ -60,10 +60,28 @@ async def test_several_entries_and_the_expiry_go_in_one_append(
     redis: Redis, appends: AppendPipeline, redis_prefix: str
 ) -> None:
     key = f"{redis_prefix}appends:expiry"
-    ids = await appends.append(key, [_entry("a"), _entry("b")], maxlen=1000, expire_ms=60_000)
+    appended = await appends.append(key, [_entry("a"), _entry("b")], maxlen=1000, expire_ms=60_000)
+    ids = appended.ids
     assert len(ids) == 2
     assert [entry_id for entry_id, _ in await _entries(redis, key)] == ids
     assert 0 < await redis.pttl(key) <= 60_000
+
+
+async def test_an_append_names_the_entry_before_it_whoever_wrote_that(
+    redis: Redis, appends: AppendPipeline, redis_prefix: str
+) -> None:
+    key = f"{redis_prefix}appends:previous"
+    first = await appends.append(key, [_entry("a")], maxlen=1000, expire_ms=None)
+    assert first.previous == "0-0"
+    second = await appends.append(key, [_entry("b"), _entry("c")], maxlen=1000, expire_ms=None)
+    assert second.previous == first.ids[0]
+    others = await redis.xadd(key, {"e": "delta", "d": "another writer's"})
+    third = await appends.append(key, [_entry("d")], maxlen=1000, expire_ms=None)
+    assert third.previous == str(others)
+    assert [fields["d"] for _, fields in await _entries(redis, key)] == [
+        *("a", "b", "c"),
+        *("another writer's", "d"),
+    ]
 
 
 async def test_a_refused_append_fails_alone(
@@ -78,7 +96,7 @@ async def test_a_refused_append_fails_alone(
         return_exceptions=True,
     )
     assert isinstance(outcomes[0], ResponseError)
-    assert isinstance(outcomes[1], list)
+    assert isinstance(outcomes[1], Appended)
     assert await redis.xlen(fine) == 1
 
 
@@ -104,7 +122,7 @@ async def test_closing_fails_what_is_still_waiting(redis: Redis, redis_prefix: s
     await pipeline.close()
     outcomes = await asyncio.gather(*pending, return_exceptions=True)
     # None is left waiting: each was written, or told it may not have been.
-    written = [o for o in outcomes if isinstance(o, list)]
-    assert all(isinstance(o, list | RedisConnectionError) for o in outcomes)
+    written = [o for o in outcomes if isinstance(o, Appended)]
+    assert all(isinstance(o, Appended | RedisConnectionError) for o in outcomes)
     assert len(written) < len(outcomes)
     assert await redis.xlen(key) >= len(written)

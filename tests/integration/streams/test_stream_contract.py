@@ -143,6 +143,37 @@ async def test_a_stream_another_process_takes_over_still_reaches_followers(
         await there.close()
 
 
+async def test_a_writer_that_lost_its_lease_leaves_no_gap_for_followers_here(
+    redis_prefix: str,
+) -> None:
+    """Another process appends between two of this process's appends (a writer that has not
+    yet noticed it lost the generation): a follower here still gets every entry, in order."""
+    here, there = (
+        RedisGenerationStreams.from_url(
+            REDIS_URL, prefix=f"{redis_prefix}interleaved:", retention_seconds=60, max_events=1000
+        )
+        for _ in range(2)
+    )
+    generation = uuid.uuid4()
+    try:
+        with here.writing(generation):
+            written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
+            follower = asyncio.create_task(
+                _follow_to_done(here.follow(generation, None, idle_seconds=30))
+            )
+            for index, writer in enumerate((there, here, there, there, here), start=1):
+                written += await writer.append(
+                    generation, [("delta", {"text": str(index), "index": index})]
+                )
+                await asyncio.sleep(0.01)
+            written += await here.append(generation, [("done", {"status": "succeeded"})])
+            # Within the hub's read for followers behind, not the follower's 30 s idle poll.
+            assert await asyncio.wait_for(follower, 5) == written
+    finally:
+        await here.close()
+        await there.close()
+
+
 async def _follow_to_done(follower: AsyncIterator[list[StreamEvent]]) -> list[str]:
     seen: list[str] = []
     async for batch in follower:

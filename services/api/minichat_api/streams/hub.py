@@ -3,14 +3,15 @@
 A reader per SSE client would hold a Redis connection each; thousands of clients would need
 thousands of connections. So the hub reads for all of them:
 
-- Streams that this process writes (`writing`) are read right after each local append, with one
-  XREAD for all the streams appended to since the last read. Most followers watch a generation
-  their own process runs, and this costs a read per batch of appends, whatever the number of
-  followed streams.
+- Streams that this process writes (`writing`) are left out of the blocking read. Most followers
+  watch a generation their own process runs: they take each local append's entries straight
+  from its answer (`delivered`), which names the entry before them, so a follower that has read
+  up to that entry misses nothing. A follower further behind (it joined late, or another
+  process wrote in between) is read for, with one XREAD for all such streams at a time.
 - Every other stream is in one blocking XREAD, which wakes itself (an XADD to its own wake
   stream) when a stream must join the command.
 
-Either way the events come from Redis, in order, so a follower never sees a gap.
+Either way a follower gets the stream's entries in Redis's order, with no gap.
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ class StreamHub:
                 # if another process takes the generation over, its appends reach us from there.
                 del self._writers[key]
 
+    def delivered(self, key: str, previous: str, events: list[StreamEvent]) -> None:
+        """This process appended `events` to `key`, right after the entry `previous`."""
+        self._dispatch(key, events, previous)
+
     def appended(self, key: str) -> None:
         """`key` has new entries (or may have): read them for its followers now."""
         if key in self._followers:
@@ -140,7 +145,7 @@ class StreamHub:
                 self._appended_signal.set()
                 continue
             for key, rows in xread_entries(response):
-                self._dispatch(key, rows, streams[key])
+                self._dispatch(key, [entry_event(i, f) for i, f in rows], streams[key])
                 if len(rows) == _BATCH:  # more than one read's worth: read on
                     self.appended(key)
 
@@ -164,17 +169,17 @@ class StreamHub:
                 if key == self._wake_key:
                     self._wake_last = str(rows[-1][0]) if rows else self._wake_last
                     continue
-                self._dispatch(key, rows, streams[key])
+                self._dispatch(key, [entry_event(i, f) for i, f in rows], streams[key])
         self._task = None
 
-    def _dispatch(self, key: str, rows: list[Any], position: str) -> None:
-        """Hand the entries read after `position` to each subscriber they continue."""
-        events = [entry_event(i, f) for i, f in rows]
+    def _dispatch(self, key: str, events: list[StreamEvent], position: str) -> None:
+        """Hand `events`, the stream's entries after `position`, to each subscriber they
+        continue."""
         start = entry_key(position)
         for subscriber in self._followers.get(key, ()):
             if entry_key(subscriber.last) < start:
-                # It came after the read was sent, from further back: these entries would
-                # leave a gap, so it gets a read of its own.
+                # It is further back (it came after the read was sent, or another writer's
+                # entries came between): these would leave a gap, so it gets a read of its own.
                 self.appended(key)
                 continue
             fresh = events_after(events, subscriber.last)

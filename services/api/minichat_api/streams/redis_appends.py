@@ -4,6 +4,10 @@ A command per delta costs a round trip and a pooled connection each; with thousa
 generations streaming, those queue for the pool. Here the first append goes out at once (no
 waiting to fill a batch) and whatever arrives while a pipeline is in flight goes out together
 next, in arrival order, so one stream's entries keep the order they were appended in.
+
+Each append is one script that also answers the id of the entry before its own: the writer's
+followers in this process take the new entries straight from the answer when they have read up
+to that id, and are read for only when another writer came in between.
 """
 
 from __future__ import annotations
@@ -21,6 +25,31 @@ from minichat_api.background import cancel_and_wait
 # Bounds one pipeline's size, so one round trip never holds the event loop for long.
 _MAX_COMMANDS = 2000
 
+# KEYS[1]: the stream; ARGV: maxlen, expire_ms (0: leave the expiry), then per entry its field
+# count and fields. Answers the id of the entry before these ('' for none), then their ids.
+_APPEND_SCRIPT = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local answer = {last[1] and last[1][1] or ''}
+local i = 3
+while i <= #ARGV do
+  local fields = tonumber(ARGV[i])
+  local xadd = {'XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*'}
+  for j = i + 1, i + 2 * fields do xadd[#xadd + 1] = ARGV[j] end
+  answer[#answer + 1] = redis.call(unpack(xadd))
+  i = i + 2 * fields + 1
+end
+if tonumber(ARGV[2]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return answer
+"""
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The new entries' ids, and the id of the stream's entry before them (`0-0`: none)."""
+
+    previous: str
+    ids: list[str]
+
 
 @dataclass(eq=False)
 class _Append:
@@ -28,7 +57,7 @@ class _Append:
     entries: list[dict[str, str]]
     maxlen: int
     expire_ms: int | None
-    written: asyncio.Future[list[str]]
+    written: asyncio.Future[Appended]
 
     @property
     def commands(self) -> int:
@@ -43,9 +72,9 @@ class AppendPipeline:
 
     async def append(
         self, key: str, entries: list[dict[str, str]], *, maxlen: int, expire_ms: int | None
-    ) -> list[str]:
-        """XADD `entries` to `key` in order (and PEXPIRE it); the new entry ids."""
-        written: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+    ) -> Appended:
+        """XADD `entries` to `key` in order (and PEXPIRE it), in one atomic step."""
+        written: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
         append = _Append(key, entries, maxlen, expire_ms, written)
         self._waiting.append(append)
         if self._task is None or self._task.done():
@@ -69,15 +98,12 @@ class AppendPipeline:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                position = 0
-                for append in batch:
-                    outcome = results[position : position + append.commands]
-                    position += append.commands
-                    error = next((r for r in outcome if isinstance(r, Exception)), None)
-                    if error is not None:
-                        _fail(append, error)
+                for append, outcome in zip(batch, results, strict=True):
+                    if isinstance(outcome, Exception):
+                        _fail(append, outcome)
                     elif not append.written.done():
-                        append.written.set_result([str(r) for r in outcome[: len(append.entries)]])
+                        previous, *ids = (str(r) for r in outcome)
+                        append.written.set_result(Appended(previous or "0-0", ids))
         finally:
             self._fail_waiting()
 
@@ -101,10 +127,14 @@ class AppendPipeline:
     async def _send(self, batch: list[_Append]) -> list[Any]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for append in batch:
+                arguments: list[str | int] = [append.maxlen, append.expire_ms or 0]
                 for entry in append.entries:
-                    pipe.xadd(append.key, entry, maxlen=append.maxlen, approximate=True)  # type: ignore[arg-type]
-                if append.expire_ms is not None:
-                    pipe.pexpire(append.key, append.expire_ms)
+                    arguments.append(len(entry))
+                    for field_value in entry.items():
+                        arguments += field_value
+                # EVAL, not EVALSHA: a pipeline with scripts would first ask SCRIPT EXISTS,
+                # a round trip per batch; Redis caches the script's compiled form anyway.
+                pipe.eval(_APPEND_SCRIPT, 1, append.key, *arguments)
             return list(await pipe.execute(raise_on_error=False))
 
 

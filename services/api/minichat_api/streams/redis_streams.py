@@ -73,12 +73,19 @@ class RedisGenerationStreams:
         ]
         due = self._retention_due(key, ending=any(e["e"] == "done" for e in entries))
         try:
-            return await self._appends.append(
+            appended = await self._appends.append(
                 key, entries, maxlen=self._max_events, expire_ms=self._retention_ms if due else None
             )
-        finally:
+        except BaseException:
             # Even a failed append may have landed: the followers here read from their last id.
             self._hub.appended(key)
+            raise
+        self._hub.delivered(
+            key,
+            appended.previous,
+            [StreamEvent(i, e["e"], e["d"]) for i, e in zip(appended.ids, entries, strict=True)],
+        )
+        return appended.ids
 
     def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
         return self._hub.writing(self.stream_key(generation_id))
