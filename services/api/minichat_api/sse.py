@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.db.models import Generation, Message
+from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.final_events import final_events
@@ -33,32 +34,47 @@ def frame(events: Iterable[StreamEvent]) -> bytes:
     return "".join(f"id: {e.id}\nevent: {e.event}\ndata: {e.raw}\n\n" for e in events).encode()
 
 
-async def generation_events(
+async def open_feed(
     generation_id: uuid.UUID,
     after: str | None,
     *,
+    after_field: str = "Last-Event-ID",
     finished: bool,
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[bytes]:
-    """`finished`: the generation was already final when the client asked."""
-    metrics.ACTIVE_STREAMS.inc()
-    try:
-        if finished and not await streams.exists(generation_id):
+) -> AsyncIterator[bytes] | None:
+    """The SSE body for a client that has seen up to `after`; None when the generation has
+    ended and the client has everything (its `done` too). `finished`: the generation was
+    already final when the client asked; `after_field`: where the client's `after` came from."""
+    newest = await streams.last_id(generation_id) if finished or after is not None else None
+    if after is not None and newest is not None and entry_key(after) > entry_key(newest):
+        raise InvalidInput(
+            f"{after_field} is later than every event of this generation's stream",
+            field=after_field,
+            code="invalid_last_event_id",
+        )
+    if finished:
+        if newest is None:
             replay = await _stored_replay(generation_id, sessions)
             if replay is not None:
-                yield frame(_replay_after(replay, after))
-                return
-        elif (
-            finished
-            and after is not None
-            and not await streams.read(generation_id, after, block_ms=0, count=1)
-        ):
-            return  # nothing after the client's last event: it has the `done` already
-        async for chunk in _live(generation_id, after, streams, sessions):
+                missed = _replay_after(replay, after)
+                return _counted(_once(frame(missed))) if missed else None
+        elif after is not None and entry_key(after) == entry_key(newest):
+            return None
+    return _counted(_live(generation_id, after, streams, sessions))
+
+
+async def _counted(feed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    metrics.ACTIVE_STREAMS.inc()
+    try:
+        async for chunk in feed:
             yield chunk
     finally:
         metrics.ACTIVE_STREAMS.dec()
+
+
+async def _once(chunk: bytes) -> AsyncIterator[bytes]:
+    yield chunk
 
 
 async def _live(

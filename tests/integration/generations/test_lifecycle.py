@@ -138,19 +138,65 @@ async def _replay_after_retention(fast_client: httpx.AsyncClient, redis_prefix: 
     resumed = await collect(fast_client, url, account.headers, last_event_id=live[2].id)
     assert [e.event for e in resumed] == ["usage", "done"]
     assert resumed[-1].data == live[-1].data
+    # A client that has the replay's `done` is told there is nothing more.
+    assert replay[-1].id is not None
+    after_done = await fast_client.get(
+        url, headers={**account.headers, "Last-Event-ID": replay[-1].id}
+    )
+    assert after_done.status_code == 204
 
 
-async def test_resume_after_done_closes_at_once(fast_client: httpx.AsyncClient) -> None:
-    """An EventSource reconnects with the `done` it was sent: nothing more, and no waiting."""
+async def test_resume_after_done_is_204_at_once(fast_client: httpx.AsyncClient) -> None:
+    """An EventSource reconnects with the `done` it was sent: nothing more, no waiting, and a
+    204, the one answer after which an EventSource stops reconnecting."""
     account = await register(fast_client)
     generation = await start_generation(fast_client, account)
     url = f"/api/generations/{generation['id']}/stream"
     live = await collect(fast_client, url, account.headers)
+    assert live[-1].id is not None
     again = await asyncio.wait_for(
-        collect(fast_client, url, account.headers, last_event_id=live[-1].id), 5
+        fast_client.get(url, headers={**account.headers, "Last-Event-ID": live[-1].id}), 5
     )
-    assert again == []
+    assert again.status_code == 204
+    assert again.content == b""
     assert await collect(fast_client, url, account.headers, last_event_id=live[-3].id) == live[-2:]
+
+
+async def test_an_id_later_than_the_stream_is_400_live_or_finished(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    """A made-up id, or one of a later generation's stream: no event of this stream follows
+    it, so waiting would be waiting for nothing."""
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    first = await collect(slow_client, url, account.headers, stop_after=2)
+    assert first[-1].id is not None
+    later = f"{int(first[-1].id.split('-')[0]) + 3_600_000}-0"
+    for state in ("live", "finished"):
+        response = await asyncio.wait_for(
+            slow_client.get(url, headers={**account.headers, "Last-Event-ID": later}), 5
+        )
+        assert response.status_code == 400, state
+        assert response.json()["error"]["code"] == "invalid_last_event_id"
+        by_query = await slow_client.get(f"{url}?last_event_id={later}", headers=account.headers)
+        assert by_query.json()["error"]["field"] == "last_event_id"
+        if state == "live":
+            cancel = f"/api/generations/{generation['id']}/cancel"
+            await slow_client.post(cancel, headers=account.headers)
+            rest = await collect(slow_client, url, account.headers, last_event_id=first[-1].id)
+            assert rest[-1].data == {"status": "canceled"}
+
+
+async def test_a_blank_last_event_id_asks_for_the_whole_stream(
+    fast_client: httpx.AsyncClient,
+) -> None:
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    full = await collect(fast_client, url, account.headers)
+    assert await collect(fast_client, url, {**account.headers, "Last-Event-ID": ""}) == full
+    assert await collect(fast_client, f"{url}?last_event_id=", account.headers) == full
 
 
 async def test_deleting_the_chat_mid_stream_ends_the_stream(
@@ -385,7 +431,12 @@ async def test_another_user_cannot_stream_a_generation_this_process_is_running(
 
 
 @pytest.mark.parametrize(
-    "last_event_id", ["abc", "1-2-3", "-1", "1700000000000", "1-x", "9" * 30 + "-0"]
+    "last_event_id",
+    [
+        *("abc", "1-2-3", "-1", "1700000000000", "1-x", "9" * 30 + "-0"),
+        # Past what Redis takes (each part is 64 bits): its refusal ended the stream unannounced.
+        *(f"{1 << 64}-0", f"1-{1 << 64}"),
+    ],
 )
 async def test_bad_last_event_id_is_400(fast_client: httpx.AsyncClient, last_event_id: str) -> None:
     account = await register(fast_client)
@@ -396,6 +447,19 @@ async def test_bad_last_event_id_is_400(fast_client: httpx.AsyncClient, last_eve
     )
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "Last-Event-ID"
+
+
+async def test_a_last_event_id_of_other_digits_is_400(fast_client: httpx.AsyncClient) -> None:
+    """Unicode digits (here ARABIC-INDIC THREE) are no stream id, whatever `str.isdigit` says."""
+    account = await register(fast_client)
+    generation = await start_generation(fast_client, account)
+    response = await fast_client.get(
+        f"/api/generations/{generation['id']}/stream",
+        params={"last_event_id": "\u0663-0"},
+        headers=account.headers,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "last_event_id"
 
 
 async def test_bad_generation_ids(fast_client: httpx.AsyncClient) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 from sse_starlette import EventSourceResponse
 
 from minichat.errors import InvalidInput
@@ -16,7 +16,7 @@ from minichat_api.prompt import prompt_from
 from minichat_api.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
-from minichat_api.sse import generation_events
+from minichat_api.sse import open_feed
 from minichat_api.state import AppState
 from minichat_api.streams import valid_event_id
 from minichat_api.usecases import generations
@@ -80,6 +80,7 @@ async def get_generation(
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "delta, usage, error, done"},
+        204: {"description": "the generation has ended and Last-Event-ID is its last event"},
         400: {"model": ErrorBody},
         404: {"model": ErrorBody},
     },
@@ -92,26 +93,40 @@ async def stream_generation(
     last_event_id: Annotated[
         str | None, Query(description="for clients that cannot set Last-Event-ID")
     ] = None,
-) -> EventSourceResponse:
-    after = last_event_id_header or last_event_id
-    if after is not None and not valid_event_id(after.strip()):
-        raise InvalidInput(
-            "Last-Event-ID must be an event id this stream sent (like 1700000000000-0)",
-            field="Last-Event-ID",
-            code="invalid_last_event_id",
-        )
+) -> Response:
+    after, after_field = _resume_after(last_event_id_header, last_event_id)
+    feed = await open_feed(
+        generation_id,
+        after,
+        after_field=after_field,
+        finished=await _finished(state, user_id, generation_id),
+        streams=state.streams,
+        sessions=state.sessions,
+    )
+    if feed is None:
+        # An EventSource reconnects after every close, except from a 204.
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     return EventSourceResponse(
-        generation_events(
-            generation_id,
-            after.strip() if after else None,
-            finished=await _finished(state, user_id, generation_id),
-            streams=state.streams,
-            sessions=state.sessions,
-        ),
+        feed,
         # The feed pings on its own after a quiet while; no second timer per client.
         ping=3600,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _resume_after(header: str | None, query: str | None) -> tuple[str | None, str]:
+    """The id the client resumes after (the header, else the query; blank is none, as an
+    EventSource with no last id sends none), and which of the two named it."""
+    for value, field in ((header, "Last-Event-ID"), (query, "last_event_id")):
+        if value is not None and value.strip():
+            if not valid_event_id(value.strip()):
+                raise InvalidInput(
+                    f"{field} must be an event id this stream sent (like 1700000000000-0)",
+                    field=field,
+                    code="invalid_last_event_id",
+                )
+            return value.strip(), field
+    return None, "Last-Event-ID"
 
 
 async def _finished(state: AppState, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:

@@ -10,12 +10,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_EVENT_ID = re.compile(r"^([0-9]{1,20})-([0-9]{1,20})$")
+_ID_PART_LIMIT = 1 << 64
 
 
 def valid_event_id(value: str) -> bool:
-    """Whether `value` has the shape of a stream entry id (`<ms>-<seq>`)."""
-    return bool(_EVENT_ID.match(value))
+    """Whether `value` can be a stream entry id (`<ms>-<seq>`, each part below 2**64, as
+    Redis takes them)."""
+    match = _EVENT_ID.match(value)
+    return match is not None and all(int(part) < _ID_PART_LIMIT for part in match.groups())
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:
@@ -64,6 +67,10 @@ class GenerationStreams(Protocol):
         ...
 
     async def exists(self, generation_id: uuid.UUID) -> bool: ...
+
+    async def last_id(self, generation_id: uuid.UUID) -> str | None:
+        """The id of the stream's newest event; None if the stream is gone (or never was)."""
+        ...
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
         """Raise the cancel signal, seen by `cancel_requested` and by `watch_cancels`."""

@@ -104,6 +104,10 @@ class MemoryGenerationStreams:
         stream = self._live(generation_id)
         return stream is not None and bool(stream.events)
 
+    async def last_id(self, generation_id: uuid.UUID) -> str | None:
+        stream = self._live(generation_id)
+        return stream.events[-1].id if stream is not None and stream.events else None
+
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
         self._cancels[generation_id] = time.monotonic() + self._retention
         self._cancel_queue.put_nowait(generation_id)

@@ -125,6 +125,10 @@ class RedisGenerationStreams:
     async def exists(self, generation_id: uuid.UUID) -> bool:
         return bool(await self._redis.exists(self.stream_key(generation_id)))
 
+    async def last_id(self, generation_id: uuid.UUID) -> str | None:
+        newest: Any = await self._redis.xrevrange(self.stream_key(generation_id), count=1)
+        return str(newest[0][0]) if newest else None
+
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._cancel_key(generation_id), "1", px=self._retention_ms)
