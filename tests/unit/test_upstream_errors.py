@@ -36,6 +36,17 @@ def test_server_failures_are_told_in_our_words() -> None:
     assert gone.message == "the model server cannot be reached; try again in a moment"
     assert "10.0.3.7" in gone.detail
     assert busy.message == "the model server is busy; try again in a moment"
+    assert busy.retry_after_seconds == 1
+    assert gone.retry_after_seconds is None
+
+
+def test_busy_is_busy_whatever_code_the_server_gives_it() -> None:
+    busy = upstream_error(
+        RateLimited("busy (2 generating, 8 queued)", retry_after_seconds=3, code="rate_limited")
+    )
+    assert busy.code == "rate_limited"
+    assert busy.message == "the model server is busy; try again in a moment"
+    assert busy.retry_after_seconds == 3
 
 
 def test_a_refused_request_is_told_in_the_servers_words() -> None:

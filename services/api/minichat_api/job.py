@@ -23,6 +23,9 @@ from minichat_api.usecases.generations import finish
 
 logger = logging.getLogger(__name__)
 
+# How long a generation waits, in all, for a busy model server before it fails.
+BUSY_PATIENCE_SECONDS = 60.0
+
 
 class StopReason(Enum):
     CANCELED = "canceled"
@@ -146,6 +149,30 @@ class GenerationJob:
         return GenerationStatus.SUCCEEDED, None
 
     async def _consume(
+        self, writer: DeltaWriter, counters: _Counters, started: float
+    ) -> Usage | None:
+        """The model's answer; while the model server is busy, it is asked again when it says,
+        for up to `BUSY_PATIENCE_SECONDS` in all (a 429 comes before any text, so no text is
+        asked for twice)."""
+        waited = 0.0
+        while True:
+            try:
+                return await self._consume_once(writer, counters, started)
+            except UpstreamError as exc:
+                if exc.retry_after_seconds is None:
+                    raise
+                pause = min(exc.retry_after_seconds, BUSY_PATIENCE_SECONDS - waited)
+                if pause <= 0:
+                    raise
+                logger.info(
+                    "generation %s: the model server is busy; asking again in %.0f s",
+                    self.generation_id,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                waited += pause
+
+    async def _consume_once(
         self, writer: DeltaWriter, counters: _Counters, started: float
     ) -> Usage | None:
         usage: Usage | None = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from minichat.contracts.inference import ChatCompletionRequest, ChatMessage
-from minichat.errors import InvalidInput, MiniChatError
+from minichat.errors import InvalidInput, MiniChatError, RateLimited
 from minichat.inference_client import ContentDelta, InferenceClient, StreamEnd
 
 
@@ -36,11 +36,20 @@ class UpstreamError(Exception):
     the operator's log: it names internal addresses, and an upstream's refusal can quote a
     masked API key."""
 
-    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        detail: str | None = None,
+        *,
+        retry_after_seconds: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail or message
+        # Set when the server is busy and asks to be asked again later.
+        self.retry_after_seconds = retry_after_seconds
 
 
 _FOR_USERS = {
@@ -58,6 +67,13 @@ def upstream_error(exc: MiniChatError) -> UpstreamError:
     about the server itself is told in ours."""
     if isinstance(exc, InvalidInput):
         return UpstreamError(exc.code, exc.message)
+    if isinstance(exc, RateLimited):
+        return UpstreamError(
+            exc.code,
+            _FOR_USERS["inference_busy"],
+            detail=exc.message,
+            retry_after_seconds=exc.retry_after_seconds,
+        )
     message = _FOR_USERS.get(exc.code, "the model server failed; try again in a moment")
     return UpstreamError(exc.code, message, detail=exc.message)
 

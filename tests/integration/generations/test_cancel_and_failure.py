@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -160,6 +161,33 @@ async def test_unreachable_inference_fails_cleanly(
     assert "try again" in stored["error"]["message"]
     assert internal_address not in received[0].data["message"]
     assert internal_address in caplog.text
+
+
+async def test_a_busy_model_server_is_asked_again_not_failed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A model server that takes one answer at a time refuses the others with 429 and a
+    Retry-After: those wait their turn, where they used to fail at once."""
+    one_at_a_time = {
+        **scripted_env(20, 10),
+        "INFERENCE_MAX_CONCURRENCY": "1",
+        "INFERENCE_MAX_QUEUE": "0",
+    }
+    with serve(["inference"], one_at_a_time, tmp_path) as inference:
+        async with running_api(
+            settings.model_copy(update={"inference_url": inference.url})
+        ) as client:
+            account = await register(client)
+            generations = [await start_generation(client, account) for _ in range(3)]
+            streams = [
+                collect(client, f"/api/generations/{g['id']}/stream", account.headers)
+                for g in generations
+            ]
+            received = await asyncio.wait_for(asyncio.gather(*streams), 30)
+        refusals = inference.output().count("429")
+    assert [r[-1].data for r in received] == [{"status": "succeeded"}] * 3
+    assert all(text_of(r) for r in received)
+    assert refusals >= 1  # the server did refuse: the waits were the api's, not the model's
 
 
 async def test_inference_killed_mid_stream_keeps_the_partial_text(
