@@ -207,5 +207,6 @@ async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> No
     account = await register(client)
     response = await client.post("/api/auth/logout", json={"refresh_token": account.refresh_token})
     assert response.status_code == 204
+    assert "content-type" not in response.headers
     after = await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
     assert after.status_code == 401

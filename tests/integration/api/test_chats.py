@@ -71,6 +71,7 @@ async def test_get_rename_and_delete_chat(client: httpx.AsyncClient) -> None:
     deleted = await client.delete(f"/api/chats/{chat['id']}", headers=account.headers)
     assert deleted.status_code == 204
     assert deleted.content == b""
+    assert "content-type" not in deleted.headers
     gone = await client.get(f"/api/chats/{chat['id']}", headers=account.headers)
     assert gone.status_code == 404
     assert gone.json()["error"]["code"] == "chat_not_found"

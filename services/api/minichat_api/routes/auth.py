@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from minichat_api.deps import CurrentUser, RequestContextDep, SessionDep, StateDep
 from minichat_api.schemas.auth import (
@@ -82,7 +82,7 @@ async def refresh(body: RefreshRequest, session: SessionDep, state: StateDep) ->
     )
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def logout(body: RefreshRequest, session: SessionDep) -> None:
     await auth.logout(session, refresh_token=body.refresh_token)
 

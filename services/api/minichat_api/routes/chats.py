@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator
 
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
@@ -69,7 +69,7 @@ async def rename_chat(
     return ChatPublic.model_validate(chat)
 
 
-@router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{chat_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def delete_chat(
     chat_id: uuid.UUID,
     session: SessionDep,
