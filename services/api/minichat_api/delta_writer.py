@@ -15,8 +15,13 @@ class DeltaWriter:
     writes instead of a growing queue.
     """
 
-    def __init__(self, streams: GenerationStreams, generation_id: uuid.UUID, next_index: int):
+    def __init__(
+        self, streams: GenerationStreams, generation_id: uuid.UUID, next_index: int, tokens: int
+    ):
+        """`tokens`: the answer's completion tokens already in the stream; each pushed text
+        is one more."""
         self._streams = streams
+        self._tokens = tokens
         self._generation_id = generation_id
         self._pending: list[str] = []
         self._written: list[str] = []
@@ -49,8 +54,11 @@ class DeltaWriter:
             taken = len(self._pending)
             text = "".join(self._pending[:taken])
             await self._streams.append(
-                self._generation_id, [("delta", {"text": text, "index": self.next_index})]
+                self._generation_id,
+                [("delta", {"text": text, "index": self.next_index})],
+                tokens=self._tokens + taken,
             )
+            self._tokens += taken
             del self._pending[:taken]
             self.next_index += 1
             self._written.append(text)

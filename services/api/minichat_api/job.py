@@ -105,7 +105,9 @@ class GenerationJob:
 
     async def _run(self) -> None:
         started = time.monotonic()
-        writer = DeltaWriter(self.streams, self.generation_id, self.resume.next_index)
+        writer = DeltaWriter(
+            self.streams, self.generation_id, self.resume.next_index, self.resume.completion_tokens
+        )
         counters = _Counters(self.resume.completion_tokens, self.resume.ttft_ms)
         self._writer, self._counters = writer, counters
         self._saved_tokens = counters.completion_tokens

@@ -271,17 +271,20 @@ class GenerationRunner:
             )
         texts: list[str] = []
         next_index = 0
+        # A checkpoint lags the stream: the stream's own count goes with the stream's text.
+        tokens = generation.completion_tokens
         after: str | None = None
         while events := await self._streams.read(generation.id, after, block_ms=0, count=1000):
             for event in events:
                 if event.event == "delta":
                     texts.append(str(event.data["text"]))
                     next_index = int(event.data["index"]) + 1
+                    tokens = event.tokens
             after = events[-1].id
         return Resume(
             text="".join(texts),
             next_index=next_index,
-            completion_tokens=generation.completion_tokens or len(texts),
+            completion_tokens=tokens or len(texts),
             ttft_ms=generation.ttft_ms,
         )
 

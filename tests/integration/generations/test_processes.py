@@ -142,6 +142,9 @@ async def test_killed_process_generation_is_adopted_and_finished(cluster: Cluste
 
     stored = await _get(cluster.b, f"/api/generations/{generation_id}", cluster.headers)
     assert stored["status"] == "succeeded"
+    # Every token counted once: those the dead process streamed after its last checkpoint too.
+    assert stored["usage"]["completion_tokens"] == TOKENS
+    assert received[-2].data["completion_tokens"] == TOKENS
     messages = (await _get(cluster.b, f"/api/chats/{stored['chat_id']}/messages", cluster.headers))[
         "items"
     ]

@@ -54,6 +54,19 @@ async def test_append_then_read_all_and_after(streams: GenerationStreams) -> Non
     assert everything[1].data == {"text": "b", "index": 1}
     assert await streams.read(generation, ids[0], block_ms=0) == everything[1:]
     assert await streams.read(generation, ids[-1], block_ms=0) == []
+    assert await streams.last_id(generation) == ids[-1]
+
+
+async def test_a_delta_keeps_the_token_count_clients_do_not_see(
+    streams: GenerationStreams,
+) -> None:
+    generation = uuid.uuid4()
+    await streams.append(generation, [("delta", {"text": "a b c", "index": 0})], tokens=3)
+    await streams.append(generation, [("done", {"status": "succeeded"})])
+    delta, done = await streams.read(generation, None, block_ms=0)
+    assert (delta.tokens, done.tokens) == (3, None)
+    assert delta.data == {"text": "a b c", "index": 0}
+    assert await streams.last_id(uuid.uuid4()) is None
 
 
 async def test_read_waits_for_the_next_append(streams: GenerationStreams) -> None:

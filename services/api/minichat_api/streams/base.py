@@ -29,11 +29,14 @@ def entry_key(entry_id: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One stream entry; `raw` is its JSON data as stored, forwarded to clients untouched."""
+    """One stream entry; `raw` is its JSON data as stored, forwarded to clients untouched.
+    `tokens`: on a delta, the answer's completion tokens up to its end (clients never see it;
+    a process that adopts the generation counts on from there)."""
 
     id: str
     event: str
     raw: str
+    tokens: int | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -43,9 +46,14 @@ class StreamEvent:
 
 class GenerationStreams(Protocol):
     async def append(
-        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        generation_id: uuid.UUID,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        tokens: int | None = None,
     ) -> list[str]:
-        """Append events in order; answers their ids. Refreshes the stream's retention."""
+        """Append events in order; answers their ids. Refreshes the stream's retention.
+        `tokens`: the answer's completion tokens once these events are written."""
         ...
 
     def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:

@@ -203,5 +203,9 @@ def xread_entries(response: Any) -> Iterator[tuple[str, list[Any]]]:
 
 
 def entry_event(entry_id: Any, fields: Any) -> StreamEvent:
-    """A Redis stream entry (fields `e`: event name, `d`: JSON data) as a StreamEvent."""
-    return StreamEvent(str(entry_id), str(fields["e"]), str(fields["d"]))
+    """A Redis stream entry (fields `e`: event name, `d`: JSON data, `t`: tokens) as a
+    StreamEvent."""
+    tokens = fields.get("t")
+    return StreamEvent(
+        str(entry_id), str(fields["e"]), str(fields["d"]), None if tokens is None else int(tokens)
+    )

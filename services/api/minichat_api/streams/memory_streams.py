@@ -55,12 +55,17 @@ class MemoryGenerationStreams:
         return stream
 
     async def append(
-        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        generation_id: uuid.UUID,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        tokens: int | None = None,
     ) -> list[str]:
         stream = self._open(generation_id)
         ids = []
         for event, data in events:
-            entry = StreamEvent(self._next_id(), event, json.dumps(data, separators=(",", ":")))
+            raw = json.dumps(data, separators=(",", ":"))
+            entry = StreamEvent(self._next_id(), event, raw, tokens)
             stream.events.append(entry)
             ids.append(entry.id)
         del stream.events[: max(0, len(stream.events) - self._max_events)]

@@ -65,12 +65,19 @@ class RedisGenerationStreams:
         return f"{self._prefix}cancel"
 
     async def append(
-        self, generation_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+        self,
+        generation_id: uuid.UUID,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        tokens: int | None = None,
     ) -> list[str]:
         key = self.stream_key(generation_id)
         entries = [
             {"e": event, "d": json.dumps(data, separators=(",", ":"))} for event, data in events
         ]
+        if tokens is not None:
+            for entry in entries:
+                entry["t"] = str(tokens)
         due = self._retention_due(key, ending=any(e["e"] == "done" for e in entries))
         try:
             appended = await self._appends.append(
@@ -83,7 +90,7 @@ class RedisGenerationStreams:
         self._hub.delivered(
             key,
             appended.previous,
-            [StreamEvent(i, e["e"], e["d"]) for i, e in zip(appended.ids, entries, strict=True)],
+            [entry_event(i, e) for i, e in zip(appended.ids, entries, strict=True)],
         )
         return appended.ids
 
