@@ -46,8 +46,8 @@ async def open_feed(
     """The SSE body for a client that has seen up to `after`; None when the generation has
     ended and the client has everything (its `done` too). `finished`: the generation was
     already final when the client asked; `after_field`: where the client's `after` came from."""
-    newest = await streams.last_id(generation_id) if finished or after is not None else None
-    if after is not None and newest is not None and entry_key(after) > entry_key(newest):
+    newest = await streams.last_event(generation_id) if finished or after is not None else None
+    if after is not None and newest is not None and entry_key(after) > entry_key(newest.id):
         raise InvalidInput(
             f"{after_field} is later than every event of this generation's stream",
             field=after_field,
@@ -59,7 +59,9 @@ async def open_feed(
             if replay is not None:
                 missed = _replay_after(replay, after)
                 return _counted(_once(frame(missed))) if missed else None
-        elif after is not None and entry_key(after) == entry_key(newest):
+        elif newest.event != "done":
+            await _close_ended(generation_id, streams, sessions)
+        elif after is not None and entry_key(after) == entry_key(newest.id):
             return None
     return _counted(_live(generation_id, after, streams, sessions))
 
@@ -121,6 +123,7 @@ async def _live(
                 yield frame(replay[-1:])
                 return
         else:
+            await _close_ended(generation_id, streams, sessions)
             yield _PING
 
 
@@ -133,32 +136,58 @@ def _replay_after(replay: list[StreamEvent], after: str | None) -> list[StreamEv
     return [event for event in replay if event.event != "delta"]
 
 
+async def _close_ended(
+    generation_id: uuid.UUID,
+    streams: GenerationStreams,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A generation whose end is committed but whose stream has no `done` (its runner died
+    between the two) gets its closing events, for every follower; when the runner did write
+    them after all, the stream, already ended, takes no second `done`."""
+    ended = await _stored_end(generation_id, sessions)
+    if ended is not None and await streams.append(generation_id, ended[1]):
+        logger.warning("generation %s: ended with no done in its stream; closed it", generation_id)
+
+
 async def _stored_replay(
     generation_id: uuid.UUID, sessions: async_sessionmaker[AsyncSession]
 ) -> list[StreamEvent] | None:
     """The stream of a finished generation rebuilt from the database, once Redis let it go."""
+    ended = await _stored_end(generation_id, sessions, with_text=True)
+    if ended is None:
+        return None
+    text, closing = ended
+    events = ([("delta", {"text": text, "index": 0})] if text else []) + closing
+    return [
+        StreamEvent(f"0-{number}", name, json.dumps(data, separators=(",", ":")))
+        for number, (name, data) in enumerate(events, start=1)
+    ]
+
+
+async def _stored_end(
+    generation_id: uuid.UUID,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    with_text: bool = False,
+) -> tuple[str, list[tuple[str, dict[str, Any]]]] | None:
+    """A finished generation's answer (when asked for) and closing events, as the database
+    has them; None while it runs."""
     async with sessions() as session:
         generation = await session.get(Generation, generation_id)
         if generation is None or not GenerationStatus(generation.status).is_terminal:
             return None
         message = (
             await session.get(Message, generation.assistant_message_id)
-            if generation.assistant_message_id
+            if with_text and generation.assistant_message_id
             else None
         )
-    events: list[tuple[str, dict[str, Any]]] = []
-    if message is not None and message.content:
-        events.append(("delta", {"text": message.content, "index": 0}))
     error = (
         (generation.error_code, generation.error_message or "") if generation.error_code else None
     )
-    events += final_events(
+    closing = final_events(
         GenerationStatus(generation.status),
         error,
         generation.prompt_tokens or 0,
         generation.completion_tokens or 0,
     )
-    return [
-        StreamEvent(f"0-{number}", name, json.dumps(data, separators=(",", ":")))
-        for number, (name, data) in enumerate(events, start=1)
-    ]
+    return (message.content if message is not None else ""), closing

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import redis.asyncio as redis
 
@@ -197,6 +199,71 @@ async def test_a_blank_last_event_id_asks_for_the_whole_stream(
     full = await collect(fast_client, url, account.headers)
     assert await collect(fast_client, url, {**account.headers, "Last-Event-ID": ""}) == full
     assert await collect(fast_client, f"{url}?last_event_id=", account.headers) == full
+
+
+async def _lose_the_closing_events(redis_prefix: str, generation_id: object) -> list[str]:
+    """As if the runner died between committing the end and writing it to the stream."""
+    connection = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    key = f"{redis_prefix}gen:{generation_id}"
+    entries: Any = await connection.xrange(key)
+    closing = [str(i) for i, fields in entries if fields["e"] != "delta"]
+    await connection.xdel(key, *closing)
+    await connection.aclose()
+    return closing
+
+
+async def test_a_finished_generation_whose_stream_lost_its_done_is_closed(
+    settings: Settings, fast_inference: Service, redis_prefix: str
+) -> None:
+    async with running_api(
+        settings.model_copy(update={"inference_url": fast_inference.url})
+    ) as client:
+        account = await register(client)
+        generation = await start_generation(client, account)
+        url = f"/api/generations/{generation['id']}/stream"
+        live = await collect(client, url, account.headers)
+        assert len(await _lose_the_closing_events(redis_prefix, generation["id"])) == 2
+        resumed = await asyncio.wait_for(
+            collect(client, url, account.headers, last_event_id=live[-3].id), 5
+        )
+        assert [e.event for e in resumed] == ["usage", "done"]
+        assert [e.data for e in resumed] == [e.data for e in live[-2:]]
+        # Written to the stream itself: every reader now gets the same whole stream.
+        again = await collect(client, url, account.headers)
+        assert [e.data for e in again] == [e.data for e in live]
+
+
+async def test_a_follower_waiting_when_the_done_is_lost_still_gets_it(
+    settings: Settings, fast_inference: Service, redis_prefix: str, db: psycopg.AsyncConnection
+) -> None:
+    """The follower came while the generation ran elsewhere; that process committed the end
+    and died before writing it to the stream. Within a quiet check, the follower is closed."""
+    async with running_api(
+        settings.model_copy(update={"inference_url": fast_inference.url})
+    ) as client:
+        account = await register(client)
+        generation = await start_generation(client, account)
+        url = f"/api/generations/{generation['id']}/stream"
+        live = await collect(client, url, account.headers)
+        await _lose_the_closing_events(redis_prefix, generation["id"])
+        # Running in another process, alive, so nobody here adopts it...
+        connection = redis.Redis.from_url(REDIS_URL)
+        await connection.set(f"{redis_prefix}runner:elsewhere", "1", px=60_000)
+        await connection.aclose()
+        ended = await db.execute(
+            "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s"
+            " RETURNING status",
+            (generation["id"],),
+        )
+        assert await ended.fetchone() == ("streaming",)
+        follower = asyncio.create_task(collect(client, url, account.headers))
+        await asyncio.sleep(0.5)
+        # ...which now commits the end, and dies.
+        await db.execute(
+            "UPDATE generations SET status = 'succeeded' WHERE id = %s", (generation["id"],)
+        )
+        received = await asyncio.wait_for(follower, 15)
+    assert [e.data for e in received] == [e.data for e in live]
 
 
 async def test_deleting_the_chat_mid_stream_ends_the_stream(

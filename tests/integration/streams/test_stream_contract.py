@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,9 @@ async def test_append_then_read_all_and_after(streams: GenerationStreams) -> Non
     assert everything[1].data == {"text": "b", "index": 1}
     assert await streams.read(generation, ids[0], block_ms=0) == everything[1:]
     assert await streams.read(generation, ids[-1], block_ms=0) == []
-    assert await streams.last_id(generation) == ids[-1]
+    newest = await streams.last_event(generation)
+    assert newest is not None
+    assert (newest.id, newest.event) == (ids[-1], "done")
 
 
 async def test_a_delta_keeps_the_token_count_clients_do_not_see(
@@ -66,7 +69,22 @@ async def test_a_delta_keeps_the_token_count_clients_do_not_see(
     delta, done = await streams.read(generation, None, block_ms=0)
     assert (delta.tokens, done.tokens) == (3, None)
     assert delta.data == {"text": "a b c", "index": 0}
-    assert await streams.last_id(uuid.uuid4()) is None
+    assert await streams.last_event(uuid.uuid4()) is None
+
+
+async def test_a_stream_that_has_its_done_takes_nothing_more(streams: GenerationStreams) -> None:
+    """Whoever writes last (a runner that lost its lease, a second closing): `done` stays last."""
+    generation = uuid.uuid4()
+    written = await streams.append(generation, [("delta", {"text": "a", "index": 0})])
+    written += await streams.append(generation, [("done", {"status": "canceled"})])
+    late: list[tuple[str, dict[str, Any]]] = [
+        ("delta", {"text": "b", "index": 1}),
+        ("done", {"status": "succeeded"}),
+    ]
+    assert await streams.append(generation, late) == []
+    everything = await streams.read(generation, None, block_ms=0)
+    assert [e.id for e in everything] == written
+    assert everything[-1].data == {"status": "canceled"}
 
 
 async def test_read_waits_for_the_next_append(streams: GenerationStreams) -> None:

@@ -53,7 +53,8 @@ class GenerationStreams(Protocol):
         tokens: int | None = None,
     ) -> list[str]:
         """Append events in order; answers their ids. Refreshes the stream's retention.
-        `tokens`: the answer's completion tokens once these events are written."""
+        `tokens`: the answer's completion tokens once these events are written. A stream that
+        ends with `done` takes nothing more: the answer is then no ids."""
         ...
 
     def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
@@ -76,8 +77,8 @@ class GenerationStreams(Protocol):
 
     async def exists(self, generation_id: uuid.UUID) -> bool: ...
 
-    async def last_id(self, generation_id: uuid.UUID) -> str | None:
-        """The id of the stream's newest event; None if the stream is gone (or never was)."""
+    async def last_event(self, generation_id: uuid.UUID) -> StreamEvent | None:
+        """The stream's newest event; None if the stream is gone (or never was)."""
         ...
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:

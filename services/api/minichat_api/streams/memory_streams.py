@@ -62,6 +62,8 @@ class MemoryGenerationStreams:
         tokens: int | None = None,
     ) -> list[str]:
         stream = self._open(generation_id)
+        if stream.events and stream.events[-1].event == "done":
+            return []
         ids = []
         for event, data in events:
             raw = json.dumps(data, separators=(",", ":"))
@@ -109,9 +111,9 @@ class MemoryGenerationStreams:
         stream = self._live(generation_id)
         return stream is not None and bool(stream.events)
 
-    async def last_id(self, generation_id: uuid.UUID) -> str | None:
+    async def last_event(self, generation_id: uuid.UUID) -> StreamEvent | None:
         stream = self._live(generation_id)
-        return stream.events[-1].id if stream is not None and stream.events else None
+        return stream.events[-1] if stream is not None and stream.events else None
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
         self._cancels[generation_id] = time.monotonic() + self._retention

@@ -7,7 +7,8 @@ next, in arrival order, so one stream's entries keep the order they were appende
 
 Each append is one script that also answers the id of the entry before its own: the writer's
 followers in this process take the new entries straight from the answer when they have read up
-to that id, and are read for only when another writer came in between.
+to that id, and are read for only when another writer came in between. A stream whose last
+entry is a `done` takes nothing more, whoever writes: `done` is always last.
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ from minichat_api.background import cancel_and_wait
 _MAX_COMMANDS = 2000
 
 # KEYS[1]: the stream; ARGV: maxlen, expire_ms (0: leave the expiry), then per entry its field
-# count and fields. Answers the id of the entry before these ('' for none), then their ids.
+# count and fields. Answers the id of the entry before these ('' for none), then their ids
+# (none when the stream has ended).
 _APPEND_SCRIPT = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local answer = {last[1] and last[1][1] or ''}
+if last[1] then
+  local fields = last[1][2]
+  for k = 1, #fields, 2 do
+    if fields[k] == 'e' and fields[k + 1] == 'done' then return answer end
+  end
+end
 local i = 3
 while i <= #ARGV do
   local fields = tonumber(ARGV[i])
@@ -45,7 +53,8 @@ return answer
 
 @dataclass(frozen=True)
 class Appended:
-    """The new entries' ids, and the id of the stream's entry before them (`0-0`: none)."""
+    """The new entries' ids (none: the stream had ended), and the id of the stream's entry
+    before them (`0-0`: none)."""
 
     previous: str
     ids: list[str]

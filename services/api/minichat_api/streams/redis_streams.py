@@ -87,11 +87,12 @@ class RedisGenerationStreams:
             # Even a failed append may have landed: the followers here read from their last id.
             self._hub.appended(key)
             raise
-        self._hub.delivered(
-            key,
-            appended.previous,
-            [entry_event(i, e) for i, e in zip(appended.ids, entries, strict=True)],
-        )
+        if appended.ids:
+            self._hub.delivered(
+                key,
+                appended.previous,
+                [entry_event(i, e) for i, e in zip(appended.ids, entries, strict=True)],
+            )
         return appended.ids
 
     def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
@@ -132,9 +133,9 @@ class RedisGenerationStreams:
     async def exists(self, generation_id: uuid.UUID) -> bool:
         return bool(await self._redis.exists(self.stream_key(generation_id)))
 
-    async def last_id(self, generation_id: uuid.UUID) -> str | None:
+    async def last_event(self, generation_id: uuid.UUID) -> StreamEvent | None:
         newest: Any = await self._redis.xrevrange(self.stream_key(generation_id), count=1)
-        return str(newest[0][0]) if newest else None
+        return entry_event(*newest[0]) if newest else None
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
