@@ -79,6 +79,17 @@ async def fast_client(
 
 
 @pytest.fixture
+async def fast_redis_client(
+    settings: Settings, fast_inference: Service
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An api on the fast model with its streams in Redis, for tests that reach into Redis."""
+    async with running_api(
+        settings.model_copy(update={"inference_url": fast_inference.url})
+    ) as http:
+        yield http
+
+
+@pytest.fixture
 async def slow_client(
     settings: Settings, slow_inference: Service
 ) -> AsyncIterator[httpx.AsyncClient]:

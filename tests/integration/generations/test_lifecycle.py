@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -10,11 +11,10 @@ import psycopg
 import pytest
 import redis.asyncio as redis
 
-from minichat.settings import Settings
 from minichat_inference.backends.scripted import scripted_text
 from tests.conftest import REDIS_URL
 from tests.factories import Account, create_chat, post_message, register
-from tests.integration.generations.conftest import FAST_TOKENS, running_api
+from tests.integration.generations.conftest import FAST_TOKENS
 from tests.processes import Service
 from tests.sse import Event, collect, events, text_of
 
@@ -28,6 +28,24 @@ async def start_generation(
     assert response.status_code == 202, response.text
     generation: dict[str, object] = response.json()
     return generation
+
+
+@dataclass
+class Answered:
+    account: Account
+    generation_id: str
+    url: str
+    events: list[Event]
+
+
+async def answered(client: httpx.AsyncClient) -> Answered:
+    """A new account's generation, streamed to its `done`."""
+    account = await register(client)
+    generation = await start_generation(client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    return Answered(
+        account, str(generation["id"]), url, await collect(client, url, account.headers)
+    )
 
 
 async def test_generation_streams_deltas_usage_done(fast_client: httpx.AsyncClient) -> None:
@@ -84,10 +102,8 @@ async def test_generation_streams_deltas_usage_done(fast_client: httpx.AsyncClie
 async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(
     fast_client: httpx.AsyncClient,
 ) -> None:
-    account = await register(fast_client)
-    generation = await start_generation(fast_client, account)
-    url = f"/api/generations/{generation['id']}/stream"
-    full = await collect(fast_client, url, account.headers)
+    done = await answered(fast_client)
+    account, url, full = done.account, done.url, done.events
     # Tokens that reach the runner together go out as one delta, so the count varies.
     for cut in sorted({1, min(5, len(full) - 2), len(full) - 2, len(full) - 1}):
         rest = await collect(fast_client, url, account.headers, last_event_id=full[cut - 1].id)
@@ -112,21 +128,13 @@ async def test_client_that_disconnects_midway_resumes_exactly(
 
 
 async def test_stream_after_retention_replays_the_stored_answer(
-    settings: Settings, fast_inference: Service, redis_prefix: str
+    fast_redis_client: httpx.AsyncClient, redis_prefix: str
 ) -> None:
-    async with running_api(
-        settings.model_copy(update={"inference_url": fast_inference.url})
-    ) as api:
-        await _replay_after_retention(api, redis_prefix)
-
-
-async def _replay_after_retention(fast_client: httpx.AsyncClient, redis_prefix: str) -> None:
-    account = await register(fast_client)
-    generation = await start_generation(fast_client, account)
-    url = f"/api/generations/{generation['id']}/stream"
-    live = await collect(fast_client, url, account.headers)
+    fast_client = fast_redis_client
+    done = await answered(fast_client)
+    account, url, live = done.account, done.url, done.events
     connection = redis.Redis.from_url(REDIS_URL)
-    await connection.delete(f"{redis_prefix}gen:{generation['id']}")
+    await connection.delete(f"{redis_prefix}gen:{done.generation_id}")
     await connection.aclose()
 
     replay = await collect(fast_client, url, account.headers)
@@ -151,10 +159,8 @@ async def _replay_after_retention(fast_client: httpx.AsyncClient, redis_prefix: 
 async def test_resume_after_done_is_204_at_once(fast_client: httpx.AsyncClient) -> None:
     """An EventSource reconnects with the `done` it was sent: nothing more, no waiting, and a
     204, the one answer after which an EventSource stops reconnecting."""
-    account = await register(fast_client)
-    generation = await start_generation(fast_client, account)
-    url = f"/api/generations/{generation['id']}/stream"
-    live = await collect(fast_client, url, account.headers)
+    done = await answered(fast_client)
+    account, url, live = done.account, done.url, done.events
     assert live[-1].id is not None
     again = await asyncio.wait_for(
         fast_client.get(url, headers={**account.headers, "Last-Event-ID": live[-1].id}), 5
@@ -193,15 +199,13 @@ async def test_an_id_later_than_the_stream_is_400_live_or_finished(
 async def test_a_blank_last_event_id_asks_for_the_whole_stream(
     fast_client: httpx.AsyncClient,
 ) -> None:
-    account = await register(fast_client)
-    generation = await start_generation(fast_client, account)
-    url = f"/api/generations/{generation['id']}/stream"
-    full = await collect(fast_client, url, account.headers)
-    assert await collect(fast_client, url, {**account.headers, "Last-Event-ID": ""}) == full
-    assert await collect(fast_client, f"{url}?last_event_id=", account.headers) == full
+    done = await answered(fast_client)
+    headers = done.account.headers
+    assert await collect(fast_client, done.url, {**headers, "Last-Event-ID": ""}) == done.events
+    assert await collect(fast_client, f"{done.url}?last_event_id=", headers) == done.events
 
 
-async def _lose_the_closing_events(redis_prefix: str, generation_id: object) -> list[str]:
+async def _lose_the_closing_events(redis_prefix: str, generation_id: str) -> list[str]:
     """As if the runner died between committing the end and writing it to the stream."""
     connection = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     key = f"{redis_prefix}gen:{generation_id}"
@@ -213,57 +217,46 @@ async def _lose_the_closing_events(redis_prefix: str, generation_id: object) -> 
 
 
 async def test_a_finished_generation_whose_stream_lost_its_done_is_closed(
-    settings: Settings, fast_inference: Service, redis_prefix: str
+    fast_redis_client: httpx.AsyncClient, redis_prefix: str
 ) -> None:
-    async with running_api(
-        settings.model_copy(update={"inference_url": fast_inference.url})
-    ) as client:
-        account = await register(client)
-        generation = await start_generation(client, account)
-        url = f"/api/generations/{generation['id']}/stream"
-        live = await collect(client, url, account.headers)
-        assert len(await _lose_the_closing_events(redis_prefix, generation["id"])) == 2
-        resumed = await asyncio.wait_for(
-            collect(client, url, account.headers, last_event_id=live[-3].id), 5
-        )
-        assert [e.event for e in resumed] == ["usage", "done"]
-        assert [e.data for e in resumed] == [e.data for e in live[-2:]]
-        # Written to the stream itself: every reader now gets the same whole stream.
-        again = await collect(client, url, account.headers)
-        assert [e.data for e in again] == [e.data for e in live]
+    client = fast_redis_client
+    done = await answered(client)
+    assert len(await _lose_the_closing_events(redis_prefix, done.generation_id)) == 2
+    resumed = await asyncio.wait_for(
+        collect(client, done.url, done.account.headers, last_event_id=done.events[-3].id), 5
+    )
+    assert [e.event for e in resumed] == ["usage", "done"]
+    assert [e.data for e in resumed] == [e.data for e in done.events[-2:]]
+    # Written to the stream itself: every reader now gets the same whole stream.
+    again = await collect(client, done.url, done.account.headers)
+    assert [e.data for e in again] == [e.data for e in done.events]
 
 
 async def test_a_follower_waiting_when_the_done_is_lost_still_gets_it(
-    settings: Settings, fast_inference: Service, redis_prefix: str, db: psycopg.AsyncConnection
+    fast_redis_client: httpx.AsyncClient, redis_prefix: str, db: psycopg.AsyncConnection
 ) -> None:
     """The follower came while the generation ran elsewhere; that process committed the end
     and died before writing it to the stream. Within a quiet check, the follower is closed."""
-    async with running_api(
-        settings.model_copy(update={"inference_url": fast_inference.url})
-    ) as client:
-        account = await register(client)
-        generation = await start_generation(client, account)
-        url = f"/api/generations/{generation['id']}/stream"
-        live = await collect(client, url, account.headers)
-        await _lose_the_closing_events(redis_prefix, generation["id"])
-        # Running in another process, alive, so nobody here adopts it...
-        connection = redis.Redis.from_url(REDIS_URL)
-        await connection.set(f"{redis_prefix}runner:elsewhere", "1", px=60_000)
-        await connection.aclose()
-        ended = await db.execute(
-            "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s"
-            " RETURNING status",
-            (generation["id"],),
-        )
-        assert await ended.fetchone() == ("streaming",)
-        follower = asyncio.create_task(collect(client, url, account.headers))
-        await asyncio.sleep(0.5)
-        # ...which now commits the end, and dies.
-        await db.execute(
-            "UPDATE generations SET status = 'succeeded' WHERE id = %s", (generation["id"],)
-        )
-        received = await asyncio.wait_for(follower, 15)
-    assert [e.data for e in received] == [e.data for e in live]
+    done = await answered(fast_redis_client)
+    await _lose_the_closing_events(redis_prefix, done.generation_id)
+    # Running in another process, alive, so nobody here adopts it...
+    connection = redis.Redis.from_url(REDIS_URL)
+    await connection.set(f"{redis_prefix}runner:elsewhere", "1", px=60_000)
+    await connection.aclose()
+    running = await db.execute(
+        "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s"
+        " RETURNING status",
+        (done.generation_id,),
+    )
+    assert await running.fetchone() == ("streaming",)
+    follower = asyncio.create_task(collect(fast_redis_client, done.url, done.account.headers))
+    await asyncio.sleep(0.5)
+    # ...which now commits the end, and dies.
+    await db.execute(
+        "UPDATE generations SET status = 'succeeded' WHERE id = %s", (done.generation_id,)
+    )
+    received = await asyncio.wait_for(follower, 15)
+    assert [e.data for e in received] == [e.data for e in done.events]
 
 
 async def test_deleting_the_chat_mid_stream_ends_the_stream(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -150,14 +151,8 @@ async def test_a_stream_another_process_takes_over_still_reaches_followers(
     redis_prefix: str,
 ) -> None:
     """This process wrote, then stopped (say its lease was lost); another one goes on."""
-    here, there = (
-        RedisGenerationStreams.from_url(
-            REDIS_URL, prefix=f"{redis_prefix}takeover:", retention_seconds=60, max_events=1000
-        )
-        for _ in range(2)
-    )
     generation = uuid.uuid4()
-    try:
+    async with _two_processes(f"{redis_prefix}takeover:") as (here, there):
         with here.writing(generation):
             written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
             follower = asyncio.create_task(
@@ -169,9 +164,6 @@ async def test_a_stream_another_process_takes_over_still_reaches_followers(
         )
         # Within the hub's blocking read (1 s), not the follower's 30 s idle poll.
         assert await asyncio.wait_for(follower, 5) == written
-    finally:
-        await here.close()
-        await there.close()
 
 
 async def test_a_writer_that_lost_its_lease_leaves_no_gap_for_followers_here(
@@ -179,14 +171,8 @@ async def test_a_writer_that_lost_its_lease_leaves_no_gap_for_followers_here(
 ) -> None:
     """Another process appends between two of this process's appends (a writer that has not
     yet noticed it lost the generation): a follower here still gets every entry, in order."""
-    here, there = (
-        RedisGenerationStreams.from_url(
-            REDIS_URL, prefix=f"{redis_prefix}interleaved:", retention_seconds=60, max_events=1000
-        )
-        for _ in range(2)
-    )
     generation = uuid.uuid4()
-    try:
+    async with _two_processes(f"{redis_prefix}interleaved:") as (here, there):
         with here.writing(generation):
             written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
             follower = asyncio.create_task(
@@ -200,6 +186,21 @@ async def test_a_writer_that_lost_its_lease_leaves_no_gap_for_followers_here(
             written += await here.append(generation, [("done", {"status": "succeeded"})])
             # Within the hub's read for followers behind, not the follower's 30 s idle poll.
             assert await asyncio.wait_for(follower, 5) == written
+
+
+@asynccontextmanager
+async def _two_processes(
+    prefix: str,
+) -> AsyncIterator[tuple[RedisGenerationStreams, RedisGenerationStreams]]:
+    """The streams of two api processes sharing one Redis."""
+    here, there = (
+        RedisGenerationStreams.from_url(
+            REDIS_URL, prefix=prefix, retention_seconds=60, max_events=1000
+        )
+        for _ in range(2)
+    )
+    try:
+        yield here, there
     finally:
         await here.close()
         await there.close()
