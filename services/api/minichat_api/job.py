@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -163,7 +164,9 @@ class GenerationJob:
             except UpstreamError as exc:
                 if exc.retry_after_seconds is None:
                     raise
-                pause = min(exc.retry_after_seconds, BUSY_PATIENCE_SECONDS - waited)
+                # Jittered, so the generations refused together do not all come back together.
+                pause = exc.retry_after_seconds * random.uniform(1, 1.5)
+                pause = min(pause, BUSY_PATIENCE_SECONDS - waited)
                 if pause <= 0:
                     raise
                 logger.info(

@@ -279,7 +279,8 @@ class GenerationRunner:
                 if event.event == "delta":
                     texts.append(str(event.data["text"]))
                     next_index = int(event.data["index"]) + 1
-                    tokens = event.tokens
+                    if event.tokens is not None:  # absent from entries of older versions
+                        tokens = event.tokens
             after = events[-1].id
         return Resume(
             text="".join(texts),

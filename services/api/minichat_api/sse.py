@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from enum import Enum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.db.models import Generation, Message
@@ -28,10 +31,20 @@ logger = logging.getLogger(__name__)
 _IDLE_CHECK_SECONDS = 5.0
 _PING = b": ping\n\n"
 _POLL_TIMEOUT_SECONDS = 3.0
+# Redis's entry ids are its clock's milliseconds: one this far past ours was never given out.
+_CLOCK_SLACK_MS = 60_000
 
 
 def frame(events: Iterable[StreamEvent]) -> bytes:
     return "".join(f"id: {e.id}\nevent: {e.event}\ndata: {e.raw}\n\n" for e in events).encode()
+
+
+class Whereabouts(Enum):
+    """Where a generation stood when its client asked for the stream."""
+
+    RUNNING_HERE = "running here"
+    RUNNING_ELSEWHERE = "running elsewhere"
+    ENDED = "ended"
 
 
 async def open_feed(
@@ -39,31 +52,34 @@ async def open_feed(
     after: str | None,
     *,
     after_field: str = "Last-Event-ID",
-    finished: bool,
+    whereabouts: Whereabouts,
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[bytes] | None:
-    """The SSE body for a client that has seen up to `after`; None when the generation has
-    ended and the client has everything (its `done` too). `finished`: the generation was
-    already final when the client asked; `after_field`: where the client's `after` came from."""
-    newest = await streams.last_event(generation_id) if finished or after is not None else None
-    if after is not None and newest is not None and entry_key(after) > entry_key(newest.id):
+    """The SSE body for a client that has seen up to `after` (named by `after_field`); None
+    when the generation has ended and the client has everything, its `done` too."""
+    if after is not None and entry_key(after)[0] > time.time() * 1000 + _CLOCK_SLACK_MS:
         raise InvalidInput(
-            f"{after_field} is later than every event of this generation's stream",
+            f"{after_field} is later than any event this stream can have sent",
             field=after_field,
             code="invalid_last_event_id",
         )
-    if finished:
-        if newest is None:
-            replay = await _stored_replay(generation_id, sessions)
-            if replay is not None:
-                missed = _replay_after(replay, after)
-                return _counted(_once(frame(missed))) if missed else None
-        elif newest.event != "done":
-            await _close_ended(generation_id, streams, sessions)
-        elif after is not None and entry_key(after) == entry_key(newest.id):
-            return None
-    return _counted(_live(generation_id, after, streams, sessions))
+    if whereabouts is not Whereabouts.ENDED:
+        # An id past the stream's last one is followed from, not refused: Redis may have lost
+        # its newest entries (a failover), and what comes next still has later ids.
+        repair = whereabouts is Whereabouts.RUNNING_ELSEWHERE
+        return _counted(_live(generation_id, after, streams, sessions, repair=repair))
+    newest = await streams.last_event(generation_id)
+    if newest is None:
+        replay = await _stored_replay(generation_id, sessions)
+        if replay is not None:
+            missed = _replay_after(replay, after)
+            return _counted(_once(frame(missed))) if missed else None
+    elif newest.event != "done":
+        await _close_ended(generation_id, streams, sessions)
+    elif after is not None and entry_key(after) >= entry_key(newest.id):
+        return None
+    return _counted(_live(generation_id, after, streams, sessions, repair=True))
 
 
 async def _counted(feed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -84,7 +100,11 @@ async def _live(
     after: str | None,
     streams: GenerationStreams,
     sessions: async_sessionmaker[AsyncSession],
+    *,
+    repair: bool,
 ) -> AsyncIterator[bytes]:
+    """`repair`: close the stream from the database if its writer died after committing the
+    end (pointless for a generation this process runs: its death would end this feed too)."""
     async for followed in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
         # Skip what the poll below may already have sent.
         events = events_after(followed, after)
@@ -123,7 +143,11 @@ async def _live(
                 yield frame(replay[-1:])
                 return
         else:
-            await _close_ended(generation_id, streams, sessions)
+            if repair:
+                try:
+                    await _close_ended(generation_id, streams, sessions)
+                except Exception as exc:  # the next quiet check tries again
+                    logger.warning("generation %s: end unreadable (%r)", generation_id, exc)
             yield _PING
 
 
@@ -173,21 +197,32 @@ async def _stored_end(
     """A finished generation's answer (when asked for) and closing events, as the database
     has them; None while it runs."""
     async with sessions() as session:
-        generation = await session.get(Generation, generation_id)
-        if generation is None or not GenerationStatus(generation.status).is_terminal:
+        ended = (
+            await session.execute(
+                select(
+                    Generation.status,
+                    Generation.error_code,
+                    Generation.error_message,
+                    Generation.prompt_tokens,
+                    Generation.completion_tokens,
+                    Generation.assistant_message_id,
+                ).where(Generation.id == generation_id)
+            )
+        ).one_or_none()
+        if ended is None or not GenerationStatus(ended.status).is_terminal:
             return None
-        message = (
-            await session.get(Message, generation.assistant_message_id)
-            if with_text and generation.assistant_message_id
+        text = (
+            await session.scalar(
+                select(Message.content).where(Message.id == ended.assistant_message_id)
+            )
+            if with_text and ended.assistant_message_id
             else None
         )
-    error = (
-        (generation.error_code, generation.error_message or "") if generation.error_code else None
-    )
+    error = (ended.error_code, ended.error_message or "") if ended.error_code else None
     closing = final_events(
-        GenerationStatus(generation.status),
+        GenerationStatus(ended.status),
         error,
-        generation.prompt_tokens or 0,
-        generation.completion_tokens or 0,
+        ended.prompt_tokens or 0,
+        ended.completion_tokens or 0,
     )
-    return (message.content if message is not None else ""), closing
+    return text or "", closing

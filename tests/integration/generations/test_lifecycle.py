@@ -196,6 +196,30 @@ async def test_an_id_later_than_the_stream_is_400_live_or_finished(
             assert rest[-1].data == {"status": "canceled"}
 
 
+async def test_an_id_just_past_the_stream_is_followed_live_and_204_once_ended(
+    slow_client: httpx.AsyncClient,
+) -> None:
+    """Not far enough ahead to be made up: it may be an id Redis lost in a failover. A live
+    stream is followed from there; an ended one has nothing after it."""
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    first = await collect(slow_client, url, account.headers, stop_after=2)
+    assert first[-1].id is not None
+    milliseconds, _, sequence = first[-1].id.partition("-")
+    just_past = f"{milliseconds}-{int(sequence) + 1000}"
+    await slow_client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
+    rest = await asyncio.wait_for(
+        collect(slow_client, url, account.headers, last_event_id=just_past), 10
+    )
+    assert rest[-1].data == {"status": "canceled"}
+    # Ended now: the same events follow that id, read from the finished stream.
+    assert await collect(slow_client, url, account.headers, last_event_id=just_past) == rest
+    past_done = f"{int(str(rest[-1].id).split('-')[0]) + 1}-0"
+    after_done = await slow_client.get(url, headers={**account.headers, "Last-Event-ID": past_done})
+    assert after_done.status_code == 204
+
+
 async def test_a_blank_last_event_id_asks_for_the_whole_stream(
     fast_client: httpx.AsyncClient,
 ) -> None:

@@ -188,6 +188,24 @@ async def test_a_writer_that_lost_its_lease_leaves_no_gap_for_followers_here(
             assert await asyncio.wait_for(follower, 5) == written
 
 
+async def test_a_refused_append_still_brings_followers_here_the_done(
+    redis_prefix: str,
+) -> None:
+    """Another process ended the stream while this one still writes: the refusal is the news
+    that there is a `done` to read, for followers that the blocking read leaves out."""
+    generation = uuid.uuid4()
+    async with _two_processes(f"{redis_prefix}refused:") as (here, there):
+        with here.writing(generation):
+            written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
+            follower = asyncio.create_task(
+                _follow_to_done(here.follow(generation, None, idle_seconds=30))
+            )
+            await asyncio.sleep(0.2)  # the follower has read "a" and waits
+            written += await there.append(generation, [("done", {"status": "canceled"})])
+            assert await here.append(generation, [("delta", {"text": "b", "index": 1})]) == []
+            assert await asyncio.wait_for(follower, 5) == written
+
+
 @asynccontextmanager
 async def _two_processes(
     prefix: str,

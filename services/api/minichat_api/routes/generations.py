@@ -16,7 +16,7 @@ from minichat_api.prompt import prompt_from
 from minichat_api.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
-from minichat_api.sse import open_feed
+from minichat_api.sse import Whereabouts, open_feed
 from minichat_api.state import AppState
 from minichat_api.streams import valid_event_id
 from minichat_api.usecases import generations
@@ -99,7 +99,7 @@ async def stream_generation(
         generation_id,
         after,
         after_field=after_field,
-        finished=await _finished(state, user_id, generation_id),
+        whereabouts=await _whereabouts(state, user_id, generation_id),
         streams=state.streams,
         sessions=state.sessions,
     )
@@ -129,17 +129,21 @@ def _resume_after(header: str | None, query: str | None) -> tuple[str | None, st
     return None, "Last-Event-ID"
 
 
-async def _finished(state: AppState, user_id: uuid.UUID, generation_id: uuid.UUID) -> bool:
-    """Whether the caller's generation has ended; 404 if it is not theirs. A generation this
+async def _whereabouts(
+    state: AppState, user_id: uuid.UUID, generation_id: uuid.UUID
+) -> Whereabouts:
+    """Where the caller's generation stands; 404 if it is not theirs. A generation this
     process is streaming is known here, which spares the stream a database round trip."""
     owner = state.runner.running_here_for(generation_id)
     if owner is None:
         async with state.sessions() as session:
             generation = await generations.get_generation(session, user_id, generation_id)
-        return GenerationStatus(generation.status).is_terminal
+        if GenerationStatus(generation.status).is_terminal:
+            return Whereabouts.ENDED
+        return Whereabouts.RUNNING_ELSEWHERE
     if owner != user_id:
         raise generations.generation_not_found()
-    return False
+    return Whereabouts.RUNNING_HERE
 
 
 @router.post("/api/generations/{generation_id}/cancel", responses={404: {"model": ErrorBody}})

@@ -93,6 +93,10 @@ class RedisGenerationStreams:
                 appended.previous,
                 [entry_event(i, e) for i, e in zip(appended.ids, entries, strict=True)],
             )
+        else:
+            # Refused: the stream has ended, by another writer's `done` that followers here may
+            # not have read (this process's streams are not in the blocking read).
+            self._hub.appended(key)
         return appended.ids
 
     def writing(self, generation_id: uuid.UUID) -> AbstractContextManager[None]:
