@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.sse import Event, collect
+
 DEFAULT_PASSWORD = "correct horse battery staple"
 
 
@@ -64,3 +66,32 @@ async def post_message(
     assert response.status_code == 201, response.text
     message: dict[str, Any] = response.json()
     return message
+
+
+async def start_generation(
+    client: httpx.AsyncClient, account: Account, prompt: str = "Hello there"
+) -> dict[str, object]:
+    chat = await create_chat(client, account)
+    await post_message(client, account, chat["id"], prompt)
+    response = await client.post(f"/api/chats/{chat['id']}/generations", headers=account.headers)
+    assert response.status_code == 202, response.text
+    generation: dict[str, object] = response.json()
+    return generation
+
+
+@dataclass
+class Answered:
+    account: Account
+    generation_id: str
+    url: str
+    events: list[Event]
+
+
+async def answered(client: httpx.AsyncClient) -> Answered:
+    """A new account's generation, streamed to its `done`."""
+    account = await register(client)
+    generation = await start_generation(client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    return Answered(
+        account, str(generation["id"]), url, await collect(client, url, account.headers)
+    )

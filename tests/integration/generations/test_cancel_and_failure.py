@@ -16,9 +16,8 @@ from minichat.settings import Settings
 from minichat_api.runner import FreshStart
 from minichat_api.state import AppState
 from minichat_api.upstream import ChatTurn
-from tests.factories import register
+from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api, scripted_env
-from tests.integration.generations.test_lifecycle import start_generation
 from tests.processes import Service, serve, stop
 from tests.sse import collect, events, text_of
 

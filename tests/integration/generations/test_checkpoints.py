@@ -15,9 +15,8 @@ import redis.asyncio as redis
 from minichat.settings import Settings
 from minichat_inference.backends.scripted import scripted_text
 from tests.conftest import REDIS_URL
-from tests.factories import register
+from tests.factories import register, start_generation
 from tests.integration.generations.conftest import SLOW_TOKENS, running_api
-from tests.integration.generations.test_lifecycle import start_generation
 from tests.processes import Service
 from tests.sse import collect
 

@@ -14,9 +14,8 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from minichat.settings import Settings
-from tests.factories import register
+from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api
-from tests.integration.generations.test_lifecycle import start_generation
 from tests.sse import collect, text_of
 
 PIECES = ["Hel", "lo\x00 wor", "\x00", "ld", " \ud800 é"]
