@@ -16,6 +16,11 @@ echo "==> import layers"
 .venv/bin/lint-imports
 
 scripts/web.sh
+# The k8s tests' control plane is built before pytest, so its long first build shows progress.
+if command -v go >/dev/null || [ "${CI:-}" = true ]; then
+    echo "==> control plane binaries (scripts/kube.sh build)"
+    scripts/kube.sh build >/dev/null
+fi
 echo "==> pytest"
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
