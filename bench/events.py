@@ -30,7 +30,7 @@ from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
 from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
-from minichat_api.relay import OutboxRelay
+from minichat_api.outbox.relay import OutboxRelay
 from minichat_cli.serving import run_event_loop
 from tests.conftest import POSTGRES_ADMIN_URL, RABBITMQ_URL, ScratchDatabases
 

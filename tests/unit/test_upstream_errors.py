@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minichat.errors import InvalidInput, RateLimited, Unavailable
-from minichat_api.upstream import upstream_error
+from minichat_api.generation.upstream import upstream_error
 
 
 def test_a_refused_credential_is_not_quoted_to_the_user() -> None:

@@ -12,8 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
-from minichat_api.local_publisher import Deliver
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
+from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.state import AppState
 from minichat_api.webui import mount_web_ui

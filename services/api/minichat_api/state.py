@@ -11,15 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from minichat.db.session import create_engine, create_session_factory
 from minichat.errors import ConfigError
 from minichat.settings import MEMORY_URL, Settings
-from minichat_api.local_publisher import Deliver, LocalPublisher
-from minichat_api.outbox_rows import Publisher
-from minichat_api.relay import OutboxRelay
-from minichat_api.runner import GenerationRunner
+from minichat_api.generation.runner import GenerationRunner
+from minichat_api.generation.upstream import OpenAIUpstream
+from minichat_api.outbox.local import Deliver, LocalPublisher
+from minichat_api.outbox.relay import OutboxRelay
+from minichat_api.outbox.rows import Publisher
 from minichat_api.security import AccessTokens
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.redis_streams import RedisGenerationStreams
-from minichat_api.upstream import OpenAIUpstream
 from minichat_api.usecases.auth import AuthPolicy
 
 logger = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from minichat.db.models import UsageDaily
 from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
-from minichat_api.relay import OutboxRelay
+from minichat_api.outbox.relay import OutboxRelay
 from minichat_worker.aggregates import EventStore
 from tests.conftest import BROKER_VHOST, ScratchDatabases, rabbitmqctl
 from tests.processes import MINICHAT, stop

@@ -15,8 +15,8 @@ from minichat.contracts.events import EVENTS_QUEUE, UsageEvent
 from minichat.db.models import Chat, Generation, User
 from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
-from minichat_api.relay import OutboxRelay
-from minichat_api.usecases.generations import finish
+from minichat_api.generation.store import finish
+from minichat_api.outbox.relay import OutboxRelay
 from tests.integration.events.conftest import Worker, queue_drained, requests_of, wait_for
 
 GENERATIONS = 1000

@@ -16,7 +16,7 @@ from minichat.contracts.events import (
     USAGE_EVENT_TASK,
 )
 from minichat.db.models import OutboxEvent
-from minichat_api.relay import OutboxRelay
+from minichat_api.outbox.relay import OutboxRelay
 from tests.integration.events.conftest import (
     Worker,
     add_events,

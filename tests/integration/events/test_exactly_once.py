@@ -20,7 +20,7 @@ from minichat.contracts.events import (
     UsageEvent,
 )
 from minichat.statuses import GenerationStatus
-from minichat_api.relay import OutboxRelay
+from minichat_api.outbox.relay import OutboxRelay
 from minichat_worker.aggregates import utc_day
 from tests.integration.events.conftest import (
     Worker,

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from minichat.settings import Settings
-from minichat_api.runner import FreshStart
+from minichat_api.generation.runner import FreshStart
+from minichat_api.generation.upstream import ChatTurn
 from minichat_api.state import AppState
-from minichat_api.upstream import ChatTurn
 from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api, scripted_env
 from tests.processes import Service, serve, stop

@@ -10,7 +10,7 @@ import pytest
 
 from minichat.contracts.events import TASK_BY_EVENT_TYPE, USAGE_EVENT_TASK, UsageEvent
 from minichat.errors import InvalidInput
-from minichat_api.amqp_publisher import task_message
+from minichat_api.outbox.amqp import task_message
 from minichat_api.usecases.usage import DEFAULT_DAYS, day_range
 from minichat_worker.aggregates import sync_database_url, utc_day
 from minichat_worker.outcomes import RETRY_MAX_SECONDS, retry_delay

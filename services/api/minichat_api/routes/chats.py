@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator
 
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
+from minichat_api.generation import store as generations
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minichat_api.schemas.chats import (
     ChatCreate,
@@ -18,7 +19,7 @@ from minichat_api.schemas.chats import (
     MessagePublic,
 )
 from minichat_api.schemas.common import ErrorBody, Page
-from minichat_api.usecases import chats, generations, messages
+from minichat_api.usecases import chats, messages
 
 router = APIRouter(
     prefix="/api/chats",

@@ -12,14 +12,14 @@ from sse_starlette import EventSourceResponse
 from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
-from minichat_api.prompt import prompt_from
-from minichat_api.runner import FreshStart
+from minichat_api.generation import store as generations
+from minichat_api.generation.prompt import prompt_from
+from minichat_api.generation.runner import FreshStart
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
-from minichat_api.sse import Whereabouts, open_feed
 from minichat_api.state import AppState
 from minichat_api.streams import valid_event_id
-from minichat_api.usecases import generations
+from minichat_api.streams.feed import Whereabouts, open_feed
 
 router = APIRouter(tags=["generations"], responses={401: {"model": ErrorBody}})
 

@@ -30,7 +30,7 @@ def run(_args: argparse.Namespace) -> int:
 
 
 async def _relay(settings: Settings) -> None:
-    from minichat_api.relay import OutboxRelay
+    from minichat_api.outbox.relay import OutboxRelay
 
     assert settings.database_url and settings.broker_url
     if settings.relay_metrics_port is not None:

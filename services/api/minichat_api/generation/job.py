@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
-from minichat_api.checkpoints import Checkpointer, Progress
-from minichat_api.delta_writer import DeltaWriter
-from minichat_api.final_events import final_events
+from minichat_api.generation.checkpoints import Checkpointer, Progress
+from minichat_api.generation.delta_writer import DeltaWriter
+from minichat_api.generation.store import finish
+from minichat_api.generation.upstream import ChatTurn, Upstream, UpstreamError, Usage
 from minichat_api.streams import GenerationStreams
-from minichat_api.upstream import ChatTurn, Upstream, UpstreamError, Usage
-from minichat_api.usecases.generations import finish
+from minichat_api.streams.closing import final_events
 
 logger = logging.getLogger(__name__)
 

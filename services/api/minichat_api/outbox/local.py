@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from minichat_api.outbox_rows import OutboxRow
+from minichat_api.outbox.rows import OutboxRow
 
 Deliver = Callable[[Sequence[tuple[str, dict[str, Any]]]], None]
 

@@ -28,7 +28,7 @@ from minichat.contracts.events import (
     EVENTS_ROUTING_KEY,
     TASK_BY_EVENT_TYPE,
 )
-from minichat_api.outbox_rows import OutboxRow
+from minichat_api.outbox.rows import OutboxRow
 
 logger = logging.getLogger(__name__)
 

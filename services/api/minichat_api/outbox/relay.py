@@ -2,7 +2,7 @@
 
 Several relays (one per api replica, or `minichat relay`) share the table: each claims a batch
 with `SELECT ... FOR UPDATE SKIP LOCKED`, publishes it, and marks the rows sent in the same
-transaction once the publisher has delivered them (RabbitMQ confirms, see amqp_publisher; or,
+transaction once the publisher has delivered them (RabbitMQ confirms, see outbox.amqp; or,
 in the all-in-one mode, the in-process worker applied them). A crash between delivery and
 commit delivers the batch again later; events are applied once per id, so that costs nothing
 but a duplicate.
@@ -23,9 +23,9 @@ from sqlalchemy import ARRAY, Text, Uuid, any_, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from minichat.db.models import OutboxEvent
-from minichat_api.amqp_publisher import AmqpPublisher
 from minichat_api.background import cancel_and_wait
-from minichat_api.outbox_rows import OutboxRow, Publisher
+from minichat_api.outbox.amqp import AmqpPublisher
+from minichat_api.outbox.rows import OutboxRow, Publisher
 
 logger = logging.getLogger(__name__)
 

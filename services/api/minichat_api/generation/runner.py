@@ -21,17 +21,17 @@ from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import cancel_and_wait, resolve
-from minichat_api.checkpoints import Checkpointer
-from minichat_api.job import GenerationJob, JobConfig, Resume, StopReason, record_end
-from minichat_api.prompt import build_prompt
-from minichat_api.streams import GenerationStreams
-from minichat_api.upstream import ChatTurn, Upstream
-from minichat_api.usecases.generations import (
+from minichat_api.generation.checkpoints import Checkpointer
+from minichat_api.generation.job import GenerationJob, JobConfig, Resume, StopReason, record_end
+from minichat_api.generation.prompt import build_prompt
+from minichat_api.generation.store import (
     ACTIVE,
     active_generations,
     stranded_generations,
     transition,
 )
+from minichat_api.generation.upstream import ChatTurn, Upstream
+from minichat_api.streams import GenerationStreams
 
 logger = logging.getLogger(__name__)
 

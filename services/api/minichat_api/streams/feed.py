@@ -22,8 +22,8 @@ from minichat.db.models import Generation, Message
 from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
-from minichat_api.final_events import final_events
 from minichat_api.streams import GenerationStreams, StreamEvent, entry_key, events_after
+from minichat_api.streams.closing import final_events
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.db.models import Generation, Message
-from minichat_api.upstream import ChatTurn
+from minichat_api.generation.upstream import ChatTurn
 
 MAX_HISTORY_MESSAGES = 200
 

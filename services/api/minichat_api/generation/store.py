@@ -24,9 +24,9 @@ from minichat.statuses import (
     MessageStatus,
     sources_of,
 )
-from minichat_api.final_events import final_events
-from minichat_api.prompt import MAX_HISTORY_MESSAGES
+from minichat_api.generation.prompt import MAX_HISTORY_MESSAGES
 from minichat_api.streams import GenerationStreams
+from minichat_api.streams.closing import final_events
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
 from minichat_api.usecases.chats import chat_not_found
