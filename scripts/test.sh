@@ -14,6 +14,8 @@ echo "==> mypy (strict)"
 .venv/bin/mypy services operator tests $(ls bench/*.py 2>/dev/null || true)
 echo "==> import layers"
 .venv/bin/lint-imports
+echo "==> hadolint"
+.venv/bin/hadolint Dockerfile
 
 scripts/web.sh
 # The k8s tests' control plane is built before pytest, so its long first build shows progress.

@@ -1,4 +1,4 @@
-"""`minichat migrate` and `minichat api` as real processes, as the Dockerfiles run them."""
+"""`minichat migrate` and `minichat api` as real processes, as the images run them."""
 
 from __future__ import annotations
 
