@@ -48,6 +48,7 @@ build() {
         ldflags+=" -X '$pkg.gitVersion=$KUBERNETES_VERSION' -X '$pkg.gitMajor=1'"
         ldflags+=" -X '$pkg.gitMinor=$minor' -X '$pkg.gitTreeState=clean'"
     done
+    say "downloading the Go modules (about 200 MB the first time)"
     go mod download
     local total
     total=$(go list -deps "${PACKAGES[@]}" | wc -l)
