@@ -171,6 +171,10 @@ kwok_stages() {
         cat "$kwok_dir/kustomize/stage/$stage.yaml"
         echo "---"
     done
+    for stage in "$MODULE"/stages/*.yaml; do
+        cat "$stage"
+        echo "---"
+    done
 }
 
 up() {

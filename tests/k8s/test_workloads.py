@@ -85,9 +85,13 @@ def test_a_job_pod_succeeds_and_the_job_completes(kube: Client, namespace: str) 
     assert pod.status and pod.status.phase == "Succeeded"
 
 
-def test_a_pod_labelled_to_fail_fails_its_job(kube: Client, namespace: str) -> None:
+@pytest.mark.parametrize("how", ["kwok-chaos-label", "broken-image"])
+def test_a_pod_told_to_fail_fails_its_job(kube: Client, namespace: str, how: str) -> None:
     failing = pod_template(restartPolicy="Never")
-    failing["metadata"]["labels"]["pod-container-running-failed.stage.kwok.x-k8s.io"] = "true"
+    if how == "kwok-chaos-label":
+        failing["metadata"]["labels"]["pod-container-running-failed.stage.kwok.x-k8s.io"] = "true"
+    else:  # the harness's own stage (tests/k8s/cluster/stages/pod-image-broken.yaml)
+        failing["spec"]["containers"][0]["image"] = "example.invalid/probe:1-broken"
     kube.create(
         from_dict(
             {
@@ -103,6 +107,8 @@ def test_a_pod_labelled_to_fail_fails_its_job(kube: Client, namespace: str) -> N
         lambda: condition(kube.get(Job, "doomed", namespace=namespace), "Failed") == "True",
         "the Job to fail",
     )
+    (pod,) = kube.list(Pod, namespace=namespace, labels={"job-name": "doomed"})
+    assert pod.status and pod.status.phase == "Failed"
 
 
 def test_deleting_an_owner_garbage_collects_its_dependents(kube: Client, namespace: str) -> None:
