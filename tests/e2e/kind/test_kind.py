@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.k8s.conftest import ROOT
+from tests.k8s.harness import ROOT
 
 pytestmark = [pytest.mark.slow]
 
