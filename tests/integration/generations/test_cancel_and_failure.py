@@ -62,6 +62,7 @@ async def test_cancel_of_a_queued_generation(settings: Settings, slow_inference:
         account = await register(client)
         running = await start_generation(client, account)
         queued = await start_generation(client, account)
+        assert (running["status"], queued["status"]) == ("streaming", "queued")
         state = await client.get(f"/api/generations/{queued['id']}", headers=account.headers)
         assert state.json()["status"] == "queued"
         canceled = await client.post(

@@ -146,14 +146,14 @@ async def _gauge(http: httpx.AsyncClient, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
-async def test_a_create_with_a_free_slot_answers_queued_and_is_already_streaming(
+async def test_a_create_with_a_free_slot_answers_the_streaming_it_committed(
     slow_client: httpx.AsyncClient,
 ) -> None:
     """The runner's claim (queued -> streaming) commits with the create itself: the 202 tells
-    the generation as created, and by then it is streaming, with no gap in `queued`."""
+    the status committed, `streaming`, with no gap in `queued`."""
     account = await register(slow_client)
     generation = await start_generation(slow_client, account)
-    assert generation["status"] == "queued"
+    assert generation["status"] == "streaming"
     base = f"/api/generations/{generation['id']}"
     now = (await slow_client.get(base, headers=account.headers)).json()
     assert now["status"] == "streaming"

@@ -49,7 +49,6 @@ async def create_generation(
     if history is None:
         return GenerationPublic.of(generation)
     prompt = prompt_from(history, state.settings.generation_context_chars)
-    created = GenerationPublic.of(generation)
     # The model starts on the prompt before the generation is written; the runner writes
     # anything only once `saved` tells how the write committed.
     saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
@@ -64,8 +63,8 @@ async def create_generation(
             saved_as = GenerationStatus.STREAMING if in_slot else GenerationStatus.QUEUED
     finally:
         saved.set_result(saved_as)
-    # The generation as created: `queued`, even when its runner claimed it in the same commit.
-    return GenerationPublic.of(winner) if winner is not None else created
+    # As committed: `streaming` when its runner claimed it in the same commit.
+    return GenerationPublic.of(winner or generation)
 
 
 @router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})
