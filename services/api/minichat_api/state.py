@@ -12,6 +12,8 @@ from minichat.db.session import create_engine, create_session_factory
 from minichat.errors import ConfigError
 from minichat.settings import MEMORY_URL, Settings
 from minichat_api.generation.runner import GenerationRunner
+from minichat_api.generation.service import GenerationService
+from minichat_api.generation.store import StoredEndings
 from minichat_api.generation.upstream import OpenAIUpstream
 from minichat_api.outbox.local import Deliver, LocalPublisher
 from minichat_api.outbox.relay import OutboxRelay
@@ -37,6 +39,8 @@ class AppState:
     upstream: OpenAIUpstream
     relay: OutboxRelay | None = None
     runner: GenerationRunner = field(init=False)
+    generations: GenerationService = field(init=False)
+    endings: StoredEndings = field(init=False)
     _model: str | None = None
 
     def __post_init__(self) -> None:
@@ -47,6 +51,10 @@ class AppState:
             upstream=self.upstream,
             settings=self.settings,
         )
+        self.generations = GenerationService(
+            self.runner, self.streams, context_chars=self.settings.generation_context_chars
+        )
+        self.endings = StoredEndings(self.sessions)
 
     @classmethod
     def build(cls, settings: Settings, event_sink: Deliver | None = None) -> AppState:

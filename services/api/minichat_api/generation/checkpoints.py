@@ -13,28 +13,16 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.db.models import Generation
-from minichat.statuses import GenerationStatus
+from minichat_api.generation import store
+from minichat_api.generation.progress import Progress
 from minichat_api.streams import GenerationStreams
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What a generation has streamed so far."""
-
-    text: str
-    completion_tokens: int
-    ttft_ms: float | None
 
 
 class Checkpointed(Protocol):
@@ -118,40 +106,10 @@ class Checkpointer:
                 self._unsaved.setdefault(job.generation_id, job)
 
     async def _save(self, jobs: list[Checkpointed]) -> None:
-        """One UPDATE for all of `jobs`, guarded like the state machine: a generation counts only
-        while it is this runner's and streaming; those that are not stop writing."""
-        saved_at = datetime.now(UTC)
-        rows = [
-            {
-                "b_id": job.generation_id,
-                "b_text": progress.text,
-                "b_tokens": progress.completion_tokens,
-                "b_ttft": progress.ttft_ms,
-            }
-            for job in jobs
-            for progress in (job.take_progress(),)
-        ]
+        """Save `jobs`' text; those no longer this runner's to write stop writing."""
+        progress = {job.generation_id: job.take_progress() for job in jobs}
         async with self._sessions() as session:
-            # The table, not the mapped class: executemany of a plain UPDATE, which the ORM
-            # would turn into a bulk update by primary key, without our guard.
-            result: Any = await session.execute(
-                update(Generation.__table__)  # type: ignore[arg-type]
-                .where(Generation.id == bindparam("b_id"), self._held())
-                .values(
-                    partial_text=bindparam("b_text"),
-                    completion_tokens=bindparam("b_tokens"),
-                    ttft_ms=bindparam("b_ttft"),
-                    checkpointed_at=saved_at,
-                ),
-                rows,
-            )
-            held = {job.generation_id for job in jobs}
-            if result.rowcount != len(jobs):
-                held = set(
-                    await session.scalars(
-                        select(Generation.id).where(Generation.id.in_(held), self._held())
-                    )
-                )
+            held = await store.save_checkpoints(session, self._runner_id, progress)
             await session.commit()
         for job in jobs:
             if job.generation_id not in held:
@@ -165,10 +123,3 @@ class Checkpointer:
             if job.generation_id in canceled:
                 # The cancel's broadcast went astray (a dropped subscription): its flag stays.
                 job.canceled()
-
-    def _held(self) -> ColumnElement[bool]:
-        """The generation is ours to write: this runner's, and streaming."""
-        return and_(
-            Generation.runner_id == self._runner_id,
-            Generation.status == GenerationStatus.STREAMING,
-        )

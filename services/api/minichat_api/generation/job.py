@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
-from minichat_api.generation.checkpoints import Checkpointer, Progress
+from minichat_api.generation.checkpoints import Checkpointer
 from minichat_api.generation.delta_writer import DeltaWriter
-from minichat_api.generation.store import finish
+from minichat_api.generation.endings import record_end
+from minichat_api.generation.progress import Progress
 from minichat_api.generation.upstream import ChatTurn, Upstream, UpstreamError, Usage
 from minichat_api.streams import GenerationStreams
-from minichat_api.streams.closing import final_events
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +43,6 @@ class JobConfig:
 
 
 @dataclass
-class Resume:
-    """Where an adopted generation stands: the text the client saw, and the next delta index."""
-
-    text: str = ""
-    next_index: int = 0
-    completion_tokens: int = 0
-    ttft_ms: float | None = None
-
-
-@dataclass
 class GenerationJob:
     generation_id: uuid.UUID
     user_id: uuid.UUID
@@ -62,7 +52,8 @@ class GenerationJob:
     upstream: Upstream
     checkpoints: Checkpointer
     config: JobConfig
-    resume: Resume = field(default_factory=Resume)
+    # Where the answer stood when this job took it up: nothing yet, or an adopted one's text.
+    resume: Progress = field(default_factory=Progress)
     # A fresh generation's claim (queued -> streaming), settled while the model computes its
     # first token, usually by the creating commit itself; nothing is written until it holds.
     claimed: asyncio.Task[bool] | None = None
@@ -71,7 +62,9 @@ class GenerationJob:
     _stop: StopReason | None = None
     _upstream_task: asyncio.Task[Usage | None] | None = None
     _writer: DeltaWriter | None = None
-    _counters: _Counters | None = None
+    # The answer's completion tokens and time to first token, counted on from `resume`.
+    _tokens: int = 0
+    _ttft_ms: float | None = None
     _saved_tokens: int = 0
 
     def stop(self, reason: StopReason) -> None:
@@ -83,12 +76,12 @@ class GenerationJob:
 
     def take_progress(self) -> Progress:
         """The text so far, for a checkpoint; its unsaved tokens are counted again from here."""
-        assert self._writer is not None and self._counters is not None
-        self._saved_tokens = self._counters.completion_tokens
+        assert self._writer is not None
+        self._saved_tokens = self._tokens
         return Progress(
-            self.resume.text + self._writer.received_text,
-            self._counters.completion_tokens,
-            self._counters.ttft_ms,
+            text=self.resume.text + self._writer.received_text,
+            completion_tokens=self._tokens,
+            ttft_ms=self._ttft_ms,
         )
 
     def lost(self) -> None:
@@ -109,10 +102,10 @@ class GenerationJob:
         writer = DeltaWriter(
             self.streams, self.generation_id, self.resume.next_index, self.resume.completion_tokens
         )
-        counters = _Counters(self.resume.completion_tokens, self.resume.ttft_ms)
-        self._writer, self._counters = writer, counters
-        self._saved_tokens = counters.completion_tokens
-        self._upstream_task = asyncio.create_task(self._consume(writer, counters, started))
+        self._writer = writer
+        self._tokens = self._saved_tokens = self.resume.completion_tokens
+        self._ttft_ms = self.resume.ttft_ms
+        self._upstream_task = asyncio.create_task(self._consume(writer, started))
         if self._stop is not None:
             self._upstream_task.cancel()
         try:
@@ -131,7 +124,7 @@ class GenerationJob:
             logger.warning("generation %s: stream write failed: %r", self.generation_id, exc)
             status, error = GenerationStatus.FAILED, ("stream_unavailable", str(exc))
         usage = self._upstream_task.result() if status == GenerationStatus.SUCCEEDED else None
-        await self._finish(status, error, writer, counters, usage, started)
+        await self._finish(status, error, writer, usage, started)
 
     def _outcome(self) -> tuple[GenerationStatus, tuple[str, str] | None]:
         task = self._upstream_task
@@ -151,16 +144,14 @@ class GenerationJob:
             return GenerationStatus.FAILED, ("internal_error", "the generation failed")
         return GenerationStatus.SUCCEEDED, None
 
-    async def _consume(
-        self, writer: DeltaWriter, counters: _Counters, started: float
-    ) -> Usage | None:
+    async def _consume(self, writer: DeltaWriter, started: float) -> Usage | None:
         """The model's answer; while the model server is busy, it is asked again when it says,
         for up to `BUSY_PATIENCE_SECONDS` in all (a 429 comes before any text, so no text is
         asked for twice)."""
         waited = 0.0
         while True:
             try:
-                return await self._consume_once(writer, counters, started)
+                return await self._consume_once(writer, started)
             except UpstreamError as exc:
                 if exc.retry_after_seconds is None:
                     raise
@@ -177,14 +168,12 @@ class GenerationJob:
                 await asyncio.sleep(pause)
                 waited += pause
 
-    async def _consume_once(
-        self, writer: DeltaWriter, counters: _Counters, started: float
-    ) -> Usage | None:
+    async def _consume_once(self, writer: DeltaWriter, started: float) -> Usage | None:
         usage: Usage | None = None
         chunks = self.upstream.stream_chat(
             self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
             model=self.config.model,
-            max_tokens=max(1, self.config.max_tokens - counters.completion_tokens),
+            max_tokens=max(1, self.config.max_tokens - self._tokens),
             continue_final_message=bool(self.resume.text),
         )
         if self.asked is not None:
@@ -195,13 +184,13 @@ class GenerationJob:
                 if not await self._claim_held():
                     self._stop = StopReason.RELINQUISHED
                     return None
-                if counters.ttft_ms is None:
-                    counters.ttft_ms = (time.monotonic() - started) * 1000
-                    metrics.TIME_TO_FIRST_TOKEN.observe(counters.ttft_ms / 1000)
+                if self._ttft_ms is None:
+                    self._ttft_ms = (time.monotonic() - started) * 1000
+                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000)
                 writer.push(chunk.text)
-                counters.completion_tokens += 1
+                self._tokens += 1
                 metrics.TOKENS_STREAMED.inc()
-                self.checkpoints.streamed(self, counters.completion_tokens - self._saved_tokens)
+                self.checkpoints.streamed(self, self._tokens - self._saved_tokens)
             if chunk.usage is not None:
                 usage = chunk.usage
         return usage
@@ -220,16 +209,13 @@ class GenerationJob:
         status: GenerationStatus,
         error: tuple[str, str] | None,
         writer: DeltaWriter,
-        counters: _Counters,
         usage: Usage | None,
         started: float,
     ) -> None:
         text = self.resume.text + writer.received_text
         prompt_tokens = usage.prompt_tokens if usage else 0
         completion_tokens = (
-            usage.completion_tokens
-            if usage and not self.resume.text
-            else counters.completion_tokens
+            usage.completion_tokens if usage and not self.resume.text else self._tokens
         )
         ended = await record_end(
             self.sessions,
@@ -240,52 +226,8 @@ class GenerationJob:
             text=text,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            ttft_ms=counters.ttft_ms,
+            ttft_ms=self._ttft_ms,
             error=error,
         )
         if ended:
             metrics.GENERATION_DURATION.observe(time.monotonic() - started)
-
-
-async def record_end(
-    sessions: async_sessionmaker[AsyncSession],
-    streams: GenerationStreams,
-    generation_id: uuid.UUID,
-    status: GenerationStatus,
-    *,
-    runner_id: str,
-    text: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-    ttft_ms: float | None,
-    error: tuple[str, str] | None,
-) -> bool:
-    """A runner's end of a generation: the final state and all that goes with it, committed,
-    then the closing stream events. False if another process had already decided the end."""
-    async with sessions() as session:
-        finished = await finish(
-            session,
-            generation_id,
-            status,
-            runner_id=runner_id,
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_ms=ttft_ms,
-            error_code=error[0] if error else None,
-            error_message=error[1] if error else None,
-        )
-        await session.commit()
-    if finished is None:
-        return False
-    metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
-    await streams.append(
-        generation_id, final_events(status, error, prompt_tokens, completion_tokens)
-    )
-    return True
-
-
-@dataclass
-class _Counters:
-    completion_tokens: int
-    ttft_ms: float | None

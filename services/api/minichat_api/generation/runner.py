@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.db.models import Generation
@@ -21,15 +20,12 @@ from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import cancel_and_wait, resolve
+from minichat_api.generation import store
 from minichat_api.generation.checkpoints import Checkpointer
-from minichat_api.generation.job import GenerationJob, JobConfig, Resume, StopReason, record_end
+from minichat_api.generation.endings import record_end
+from minichat_api.generation.job import GenerationJob, JobConfig, StopReason
+from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import build_prompt
-from minichat_api.generation.store import (
-    ACTIVE,
-    active_generations,
-    stranded_generations,
-    transition,
-)
 from minichat_api.generation.upstream import ChatTurn, Upstream
 from minichat_api.streams import GenerationStreams
 
@@ -155,7 +151,7 @@ class GenerationRunner:
             try:
                 if fresh is not None and not adopted:
                     job: GenerationJob | None = self._job(
-                        generation_id, fresh.user_id, fresh.prompt, fresh.model, Resume()
+                        generation_id, fresh.user_id, fresh.prompt, fresh.model, Progress()
                     )
                     assert job is not None
                     job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
@@ -180,10 +176,11 @@ class GenerationRunner:
         """Claim the generation for streaming and gather what the job needs; None to skip it."""
         async with self._sessions() as session:
             # The common case first: a queued generation of ours starts streaming.
-            generation = await self._start_streaming(session, generation_id)
+            generation = await store.start_streaming(session, generation_id, self.runner_id)
+            await session.commit()
             if generation is None:
                 # Adopted mid-stream, or no longer ours to run.
-                generation = await session.get(Generation, generation_id)
+                generation = await store.load(session, generation_id)
                 if (
                     generation is None
                     or generation.runner_id != self.runner_id
@@ -193,25 +190,11 @@ class GenerationRunner:
             prompt = await build_prompt(
                 session, generation, self._settings.generation_context_chars
             )
-        resume = await self._resume_point(generation) if adopted else Resume()
+        resume = await self._resume_point(generation) if adopted else Progress()
         job = self._job(generation_id, generation.user_id, prompt, generation.model, resume)
         if await self._streams.cancel_requested(generation_id):
             job.stop(StopReason.CANCELED)
         return job
-
-    async def _start_streaming(
-        self, session: AsyncSession, generation_id: uuid.UUID
-    ) -> Generation | None:
-        """queued -> streaming, committed, if the generation is ours; else None."""
-        generation = await transition(
-            session,
-            generation_id,
-            GenerationStatus.STREAMING,
-            runner_id=self.runner_id,
-            started_at=datetime.now(UTC),
-        )
-        await session.commit()
-        return generation
 
     def _job(
         self,
@@ -219,7 +202,7 @@ class GenerationRunner:
         user_id: uuid.UUID,
         prompt: list[ChatTurn],
         model: str,
-        resume: Resume,
+        resume: Progress,
     ) -> GenerationJob:
         return GenerationJob(
             generation_id=generation_id,
@@ -252,7 +235,8 @@ class GenerationRunner:
             # knew the generation before that commit, and this job was listening by then.
             return True
         async with self._sessions() as session:
-            claimed = await self._start_streaming(session, generation_id)
+            claimed = await store.start_streaming(session, generation_id, self.runner_id)
+            await session.commit()
         if claimed is None:
             # Cancelled while queued, say: the model must not go on computing for nobody.
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
@@ -261,10 +245,10 @@ class GenerationRunner:
             self.cancel_local(generation_id)
         return claimed is not None
 
-    async def _resume_point(self, generation: Generation) -> Resume:
+    async def _resume_point(self, generation: Generation) -> Progress:
         """What the client has already seen: the stream itself, or the checkpoint if it is gone."""
         if not await self._streams.exists(generation.id):
-            return Resume(
+            return Progress(
                 text=generation.partial_text,
                 completion_tokens=generation.completion_tokens or 0,
                 ttft_ms=generation.ttft_ms,
@@ -282,7 +266,7 @@ class GenerationRunner:
                     if event.tokens is not None:  # absent from entries of older versions
                         tokens = event.tokens
             after = events[-1].id
-        return Resume(
+        return Progress(
             text="".join(texts),
             next_index=next_index,
             completion_tokens=tokens or len(texts),
@@ -313,8 +297,8 @@ class GenerationRunner:
         # while hearing so (a lost reply, a cancelled request), so no job was left to run it.
         grace = timedelta(milliseconds=self._settings.runner_heartbeat_ttl_ms)
         async with self._sessions() as session:
-            candidates = await active_generations(session, excluding_runner=self.runner_id)
-            stranded = await stranded_generations(
+            candidates = await store.active_generations(session, excluding_runner=self.runner_id)
+            stranded = await store.stranded_generations(
                 session, runner_id=self.runner_id, quiet_since=datetime.now(UTC) - grace
             )
         for generation_id, status in stranded:
@@ -333,18 +317,8 @@ class GenerationRunner:
 
     async def _adopt(self, generation_id: uuid.UUID, previous_owner: str | None) -> None:
         async with self._sessions() as session:
-            adopted = await session.scalar(
-                update(Generation)
-                .where(
-                    Generation.id == generation_id,
-                    Generation.status.in_(ACTIVE),
-                    Generation.runner_id.is_(None)
-                    if previous_owner is None
-                    else Generation.runner_id == previous_owner,
-                )
-                .values(runner_id=self.runner_id, adoptions=Generation.adoptions + 1)
-                .returning(Generation),
-                execution_options={"synchronize_session": False, "populate_existing": True},
+            adopted = await store.adopt(
+                session, generation_id, previous_owner=previous_owner, runner_id=self.runner_id
             )
             await session.commit()
         if adopted is None:

@@ -1,90 +1,56 @@
-"""Generations: creation (idempotent), lookup, cancel, and the guarded state transitions."""
+"""The one owner of SQL on `generations`: lookups, the guarded state transitions, checkpoints
+and endings, each in the caller's session (the caller commits)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.contracts.events import UsageEvent
 from minichat.db.base import new_id, utcnow
 from minichat.db.models import Chat, Generation, Message
 from minichat.errors import Conflict, NotFound
 from minichat.outbox import add_event
-from minichat.statuses import (
-    GenerationStatus,
-    MessageRole,
-    MessageStatus,
-    sources_of,
-)
+from minichat.statuses import GenerationStatus, MessageRole, MessageStatus, sources_of
+from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import MAX_HISTORY_MESSAGES
-from minichat_api.streams import GenerationStreams
-from minichat_api.streams.closing import final_events
+from minichat_api.streams.closing import Ending
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
-from minichat_api.usecases.chats import chat_not_found
 from minichat_api.usecases.messages import append_message
 
 ACTIVE = (GenerationStatus.QUEUED, GenerationStatus.STREAMING)
+_EXISTING = {"synchronize_session": False, "populate_existing": True}
 
 
 def generation_not_found() -> NotFound:
     return NotFound("generation not found", code="generation_not_found")
 
 
-async def create_generation(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    chat_id: uuid.UUID,
-    *,
-    model: str,
-    runner_id: str,
-    idempotency_key: str | None,
-) -> tuple[Generation, list[tuple[str, str | None]] | None]:
-    """A queued generation answering the chat's last user message, and the chat's history up
-    to that message (`(role, content)`, newest first), or None for an earlier request's.
-
-    A created one is only added to the session, not yet written: the caller may start the
-    model on the history first, then `save_generation`."""
-    earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
-    if earlier is not None:
-        return earlier, None
-    rows = (
-        await session.execute(_creation_query(), {"chat_id": chat_id, "user_id": user_id})
-    ).all()
-    if not rows:
-        raise chat_not_found()
-    active_id: uuid.UUID | None = rows[0][0]
-    if active_id is not None:
-        # A retry of the same request may arrive while the first is being committed.
-        earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
-        if earlier is not None:
-            return earlier, None
-        raise _in_progress(active_id)
-    user_message_id: uuid.UUID | None = rows[0][1]
-    if user_message_id is None:
-        raise Conflict("post a message before asking for an answer", code="no_user_message")
-    generation = Generation(
-        id=new_id(),
-        chat_id=chat_id,
-        user_id=user_id,
-        model=model,
-        idempotency_key=idempotency_key,
-        user_message_id=user_message_id,
-        runner_id=runner_id,
-        # Set here, not left to the insert's defaults: the 202 is built before the insert.
-        status=GenerationStatus.QUEUED,
-        created_at=utcnow(),
+def in_progress(generation_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"generation {generation_id} is still running in this chat; cancel it or wait",
+        code="generation_in_progress",
+        details={"generation_id": str(generation_id)},
     )
-    session.add(generation)
-    return generation, [(row[2], row[3]) for row in rows]
+
+
+# --- Lookups -------------------------------------------------------------------------------
+
+
+async def creation_rows(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
+) -> Sequence[Any]:
+    """Rows of `(running generation id, message id, role, content)`, newest message first; none
+    when the chat is not the user's."""
+    result = await session.execute(_creation_query(), {"chat_id": chat_id, "user_id": user_id})
+    return result.all()
 
 
 @cache
@@ -117,65 +83,16 @@ def _running_in(chat_id: uuid.UUID | BindParameter[uuid.UUID]) -> Select[uuid.UU
     return select(Generation.id).where(Generation.chat_id == chat_id, Generation.status.in_(ACTIVE))
 
 
-def _in_progress(generation_id: uuid.UUID) -> Conflict:
-    return Conflict(
-        f"generation {generation_id} is still running in this chat; cancel it or wait",
-        code="generation_in_progress",
-        details={"generation_id": str(generation_id)},
-    )
+async def running_in_chat(
+    session: AsyncSession, chat_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    query = _running_in(chat_id)
+    if user_id is not None:
+        query = query.where(Generation.user_id == user_id)
+    return list(await session.scalars(query))
 
 
-async def save_generation(
-    session: AsyncSession, generation: Generation, *, start_streaming: bool = False
-) -> Generation | None:
-    """Commit a generation from `create_generation`. None when saved; else the generation of a
-    request with the same Idempotency-Key that won the race, which answers this one too. A 409
-    (`generation_in_progress`) if another create for the chat committed first.
-
-    `start_streaming`: its runner already holds a slot for it, so the row is written already
-    streaming: nobody could see it queued before this commit, and the runner is spared a
-    transaction of its own to claim it."""
-    if start_streaming:
-        generation.status = GenerationStatus.STREAMING
-        generation.started_at = datetime.now(UTC)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        earlier = await _earlier_request(
-            session, generation.user_id, generation.chat_id, generation.idempotency_key
-        )
-        if earlier is not None:
-            return earlier
-        # Another create for this chat committed first (one answer runs per chat).
-        running = await session.scalar(_running_in(generation.chat_id).limit(1))
-        if running is None:
-            raise
-        raise _in_progress(running) from None
-    return None
-
-
-async def _earlier_request(
-    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, key: str | None
-) -> Generation | None:
-    """The generation an earlier request with this Idempotency-Key created, if any."""
-    if key is None:
-        return None
-    existing = await _by_idempotency_key(session, user_id, key)
-    return None if existing is None else _same_request(existing, chat_id)
-
-
-def _same_request(generation: Generation, chat_id: uuid.UUID) -> Generation:
-    if generation.chat_id != chat_id:
-        raise Conflict(
-            "this Idempotency-Key was already used for another chat",
-            field="Idempotency-Key",
-            code="idempotency_key_reused",
-        )
-    return generation
-
-
-async def _by_idempotency_key(
+async def by_idempotency_key(
     session: AsyncSession, user_id: uuid.UUID, key: str
 ) -> Generation | None:
     return await session.scalar(
@@ -191,6 +108,134 @@ async def get_generation(
     )
     if generation is None:
         raise generation_not_found()
+    return generation
+
+
+async def load(session: AsyncSession, generation_id: uuid.UUID) -> Generation | None:
+    """The generation as the database has it now, whatever the session saw before."""
+    return await session.scalar(
+        select(Generation)
+        .where(Generation.id == generation_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def active_generations(
+    session: AsyncSession, *, excluding_runner: str, limit: int = 200
+) -> Sequence[tuple[uuid.UUID, str | None]]:
+    rows = await session.execute(
+        select(Generation.id, Generation.runner_id)
+        .where(Generation.status.in_(ACTIVE), Generation.runner_id != excluding_runner)
+        .order_by(Generation.created_at)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def stranded_generations(
+    session: AsyncSession, *, runner_id: str, quiet_since: datetime, limit: int = 200
+) -> Sequence[tuple[uuid.UUID, GenerationStatus]]:
+    """Generations of `runner_id` that nothing has moved since `quiet_since`: still queued, or
+    streaming with no checkpoint since. Those its runner is running are merely slow."""
+    rows = await session.execute(
+        select(Generation.id, Generation.status)
+        .where(
+            Generation.runner_id == runner_id,
+            or_(
+                and_(
+                    Generation.status == GenerationStatus.QUEUED,
+                    Generation.created_at < quiet_since,
+                ),
+                and_(
+                    Generation.status == GenerationStatus.STREAMING,
+                    func.coalesce(
+                        Generation.checkpointed_at, Generation.started_at, Generation.created_at
+                    )
+                    < quiet_since,
+                ),
+            ),
+        )
+        .order_by(Generation.created_at)
+        .limit(limit)
+    )
+    return [(row[0], GenerationStatus(row[1])) for row in rows]
+
+
+class StoredEndings:
+    """Finished generations as the database has them, for the SSE feed (`Endings`)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def ending(self, generation_id: uuid.UUID) -> Ending | None:
+        ended = await self._read(generation_id, with_text=False)
+        return None if ended is None else ended[0]
+
+    async def answer(self, generation_id: uuid.UUID) -> tuple[Ending, str] | None:
+        return await self._read(generation_id, with_text=True)
+
+    async def _read(
+        self, generation_id: uuid.UUID, *, with_text: bool
+    ) -> tuple[Ending, str] | None:
+        async with self._sessions() as session:
+            ended = (
+                await session.execute(
+                    select(
+                        Generation.status,
+                        Generation.error_code,
+                        Generation.error_message,
+                        Generation.prompt_tokens,
+                        Generation.completion_tokens,
+                        Generation.assistant_message_id,
+                    ).where(Generation.id == generation_id)
+                )
+            ).one_or_none()
+            if ended is None or not GenerationStatus(ended.status).is_terminal:
+                return None
+            text = (
+                await session.scalar(
+                    select(Message.content).where(Message.id == ended.assistant_message_id)
+                )
+                if with_text and ended.assistant_message_id
+                else None
+            )
+        error = (ended.error_code, ended.error_message or "") if ended.error_code else None
+        ending = Ending(
+            GenerationStatus(ended.status),
+            error,
+            ended.prompt_tokens or 0,
+            ended.completion_tokens or 0,
+        )
+        return ending, text or ""
+
+
+# --- State changes -------------------------------------------------------------------------
+
+
+def add_queued(
+    session: AsyncSession,
+    *,
+    chat_id: uuid.UUID,
+    user_id: uuid.UUID,
+    model: str,
+    idempotency_key: str | None,
+    user_message_id: uuid.UUID,
+    runner_id: str,
+) -> Generation:
+    """A new generation, `queued`, added to the session: written when the caller commits."""
+    generation = Generation(
+        id=new_id(),
+        chat_id=chat_id,
+        user_id=user_id,
+        model=model,
+        idempotency_key=idempotency_key,
+        user_message_id=user_message_id,
+        runner_id=runner_id,
+        # Set here, not left to the insert's defaults: the answer is built from this object.
+        status=GenerationStatus.QUEUED,
+        created_at=utcnow(),
+    )
+    session.add(generation)
     return generation
 
 
@@ -217,9 +262,67 @@ async def transition(
     )
     if runner_id is not None:
         query = query.where(Generation.runner_id == runner_id)
-    return await session.scalar(
-        query, execution_options={"synchronize_session": False, "populate_existing": True}
+    return await session.scalar(query, execution_options=_EXISTING)
+
+
+async def start_streaming(
+    session: AsyncSession, generation_id: uuid.UUID, runner_id: str
+) -> Generation | None:
+    """queued -> streaming, if the generation is `runner_id`'s; else None."""
+    return await transition(
+        session,
+        generation_id,
+        GenerationStatus.STREAMING,
+        runner_id=runner_id,
+        started_at=datetime.now(UTC),
     )
+
+
+async def adopt(
+    session: AsyncSession, generation_id: uuid.UUID, *, previous_owner: str | None, runner_id: str
+) -> Generation | None:
+    """Take a running generation over from `previous_owner`, counting the adoption; None if a
+    peer took it first (or it ended)."""
+    return await session.scalar(
+        update(Generation)
+        .where(
+            Generation.id == generation_id,
+            Generation.status.in_(ACTIVE),
+            Generation.runner_id == previous_owner,
+        )
+        .values(runner_id=runner_id, adoptions=Generation.adoptions + 1)
+        .returning(Generation),
+        execution_options=_EXISTING,
+    )
+
+
+async def save_checkpoints(
+    session: AsyncSession, runner_id: str, checkpoints: Mapping[uuid.UUID, Progress]
+) -> set[uuid.UUID]:
+    """One UPDATE for all of `checkpoints`, guarded like the state machine: a generation counts
+    only while it is `runner_id`'s and streaming. Answers those that were."""
+    held = and_(Generation.runner_id == runner_id, Generation.status == GenerationStatus.STREAMING)
+    rows = [
+        {"b_id": i, "b_text": p.text, "b_tokens": p.completion_tokens, "b_ttft": p.ttft_ms}
+        for i, p in checkpoints.items()
+    ]
+    # The table, not the mapped class: executemany of a plain UPDATE, which the ORM would turn
+    # into a bulk update by primary key, without our guard.
+    result: Any = await session.execute(
+        update(Generation.__table__)  # type: ignore[arg-type]
+        .where(Generation.id == bindparam("b_id"), held)
+        .values(
+            partial_text=bindparam("b_text"),
+            completion_tokens=bindparam("b_tokens"),
+            ttft_ms=bindparam("b_ttft"),
+            checkpointed_at=datetime.now(UTC),
+        ),
+        rows,
+    )
+    ids = set(checkpoints)
+    if result.rowcount == len(ids):
+        return ids
+    return set(await session.scalars(select(Generation.id).where(Generation.id.in_(ids), held)))
 
 
 async def finish(
@@ -298,118 +401,3 @@ async def finish(
             target=f"generation:{generation.id}",
         )
     return generation
-
-
-async def refuse_while_answering(
-    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
-) -> None:
-    """409 `generation_in_progress` while an answer is being written in the chat: a message
-    posted now would sort before that answer, which answers the message before it."""
-    running = await active_in_chat(session, user_id, chat_id)
-    if running:
-        raise _in_progress(running[0])
-
-
-async def active_in_chat(
-    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
-) -> list[uuid.UUID]:
-    return list(await session.scalars(_running_in(chat_id).where(Generation.user_id == user_id)))
-
-
-async def end_deleted(streams: GenerationStreams, generation_ids: Sequence[uuid.UUID]) -> None:
-    """Generations deleted with their chat while running: their model stops, and their
-    streams' followers get the `done` that no runner can write any more (its row is gone)."""
-    for generation_id in generation_ids:
-        await streams.request_cancel(generation_id)
-        await streams.append(generation_id, final_events(GenerationStatus.CANCELED, None, 0, 0))
-
-
-async def active_generations(
-    session: AsyncSession, *, excluding_runner: str, limit: int = 200
-) -> Sequence[tuple[uuid.UUID, str | None]]:
-    rows = await session.execute(
-        select(Generation.id, Generation.runner_id)
-        .where(Generation.status.in_(ACTIVE), Generation.runner_id != excluding_runner)
-        .order_by(Generation.created_at)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in rows]
-
-
-async def stranded_generations(
-    session: AsyncSession, *, runner_id: str, quiet_since: datetime, limit: int = 200
-) -> Sequence[tuple[uuid.UUID, GenerationStatus]]:
-    """Generations of `runner_id` that nothing has moved since `quiet_since`: still queued, or
-    streaming with no checkpoint since. Those its runner is running are merely slow."""
-    rows = await session.execute(
-        select(Generation.id, Generation.status)
-        .where(
-            Generation.runner_id == runner_id,
-            or_(
-                and_(
-                    Generation.status == GenerationStatus.QUEUED,
-                    Generation.created_at < quiet_since,
-                ),
-                and_(
-                    Generation.status == GenerationStatus.STREAMING,
-                    func.coalesce(
-                        Generation.checkpointed_at, Generation.started_at, Generation.created_at
-                    )
-                    < quiet_since,
-                ),
-            ),
-        )
-        .order_by(Generation.created_at)
-        .limit(limit)
-    )
-    return [(row[0], GenerationStatus(row[1])) for row in rows]
-
-
-async def cancel_generation(
-    session: AsyncSession,
-    streams: GenerationStreams,
-    user_id: uuid.UUID,
-    generation_id: uuid.UUID,
-    context: RequestContext,
-    *,
-    wait_seconds: float = 2.0,
-) -> Generation:
-    """Ask for the generation to stop; answers its state once final, or after `wait_seconds`.
-
-    A queued generation is canceled here. A streaming one is stopped by the process that runs
-    it, which alone writes its end: the database and the stream's `done` always agree.
-    """
-    generation = await get_generation(session, user_id, generation_id)
-    if GenerationStatus(generation.status).is_terminal:
-        return generation
-    await streams.request_cancel(generation_id)
-    canceled = await finish(
-        session,
-        generation_id,
-        GenerationStatus.CANCELED,
-        runner_id=None,
-        text="",
-        prompt_tokens=0,
-        completion_tokens=0,
-        ttft_ms=None,
-        context=context,
-        only_from=frozenset({GenerationStatus.QUEUED}),
-    )
-    await session.commit()
-    if canceled is not None:
-        await streams.append(generation_id, final_events(GenerationStatus.CANCELED, None, 0, 0))
-        return canceled
-    deadline = asyncio.get_running_loop().time() + wait_seconds
-    while True:
-        current = await session.scalar(
-            select(Generation)
-            .where(Generation.id == generation_id)
-            .execution_options(populate_existing=True)
-        )
-        await session.commit()
-        assert current is not None
-        if GenerationStatus(current.status).is_terminal:
-            return current
-        if asyncio.get_running_loop().time() >= deadline:
-            return current
-        await asyncio.sleep(0.02)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator
 
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
-from minichat_api.generation import store as generations
+from minichat_api.generation import service
 from minichat_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from minichat_api.schemas.chats import (
     ChatCreate,
@@ -78,9 +78,7 @@ async def delete_chat(
     context: RequestContextDep,
     state: StateDep,
 ) -> None:
-    running = await generations.active_in_chat(session, user_id, chat_id)
-    await chats.delete_chat(session, user_id, chat_id, context)
-    await generations.end_deleted(state.streams, running)
+    await state.generations.delete_chat(session, user_id, chat_id, context)
 
 
 @router.get("/{chat_id}/messages")
@@ -107,6 +105,6 @@ async def list_messages(
 async def post_message(
     chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user_id: CurrentUserId
 ) -> MessagePublic:
-    await generations.refuse_while_answering(session, user_id, chat_id)
+    await service.refuse_while_answering(session, user_id, chat_id)
     message = await messages.post_user_message(session, user_id, chat_id, body.content)
     return MessagePublic.model_validate(message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated
 
@@ -12,9 +11,7 @@ from sse_starlette import EventSourceResponse
 from minichat.errors import InvalidInput
 from minichat.statuses import GenerationStatus
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
-from minichat_api.generation import store as generations
-from minichat_api.generation.prompt import prompt_from
-from minichat_api.generation.runner import FreshStart
+from minichat_api.generation import store
 from minichat_api.schemas.common import ErrorBody
 from minichat_api.schemas.generations import GenerationPublic
 from minichat_api.state import AppState
@@ -38,40 +35,21 @@ async def create_generation(
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> GenerationPublic:
-    generation, history = await generations.create_generation(
+    generation = await state.generations.create(
         session,
         user_id,
         chat_id,
         model=await state.model_name(),
-        runner_id=state.runner.runner_id,
         idempotency_key=idempotency_key,
     )
-    if history is None:
-        return GenerationPublic.of(generation)
-    prompt = prompt_from(history, state.settings.generation_context_chars)
-    # The model starts on the prompt before the generation is written; the runner writes
-    # anything only once `saved` tells how the write committed.
-    saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
-    fresh = FreshStart(user_id, prompt, generation.model, saved)
-    saved_as: GenerationStatus | None = None
-    try:
-        await state.runner.start_fresh(generation.id, fresh)
-        # A job already holding a slot (the usual case) is claimed in this transaction.
-        in_slot = state.runner.running_here_for(generation.id) is not None
-        winner = await generations.save_generation(session, generation, start_streaming=in_slot)
-        if winner is None:
-            saved_as = GenerationStatus.STREAMING if in_slot else GenerationStatus.QUEUED
-    finally:
-        saved.set_result(saved_as)
-    # As committed: `streaming` when its runner claimed it in the same commit.
-    return GenerationPublic.of(winner or generation)
+    return GenerationPublic.of(generation)
 
 
 @router.get("/api/generations/{generation_id}", responses={404: {"model": ErrorBody}})
 async def get_generation(
     generation_id: uuid.UUID, session: SessionDep, user_id: CurrentUserId
 ) -> GenerationPublic:
-    return GenerationPublic.of(await generations.get_generation(session, user_id, generation_id))
+    return GenerationPublic.of(await store.get_generation(session, user_id, generation_id))
 
 
 @router.get(
@@ -100,7 +78,7 @@ async def stream_generation(
         after_field=after_field,
         whereabouts=await _whereabouts(state, user_id, generation_id),
         streams=state.streams,
-        sessions=state.sessions,
+        endings=state.endings,
     )
     if feed is None:
         # An EventSource reconnects after every close, except from a 204.
@@ -136,12 +114,12 @@ async def _whereabouts(
     owner = state.runner.running_here_for(generation_id)
     if owner is None:
         async with state.sessions() as session:
-            generation = await generations.get_generation(session, user_id, generation_id)
+            generation = await store.get_generation(session, user_id, generation_id)
         if GenerationStatus(generation.status).is_terminal:
             return Whereabouts.ENDED
         return Whereabouts.RUNNING_ELSEWHERE
     if owner != user_id:
-        raise generations.generation_not_found()
+        raise store.generation_not_found()
     return Whereabouts.RUNNING_HERE
 
 
@@ -153,7 +131,5 @@ async def cancel_generation(
     state: StateDep,
     context: RequestContextDep,
 ) -> GenerationPublic:
-    generation = await generations.cancel_generation(
-        session, state.streams, user_id, generation_id, context
-    )
+    generation = await state.generations.cancel(session, user_id, generation_id, context)
     return GenerationPublic.of(generation)

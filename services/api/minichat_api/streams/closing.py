@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from minichat.statuses import GenerationStatus
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a generation ended, as its closing events tell it."""
+
+    status: GenerationStatus
+    error: tuple[str, str] | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        return final_events(self.status, self.error, self.prompt_tokens, self.completion_tokens)
 
 
 def final_events(

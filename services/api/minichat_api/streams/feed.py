@@ -13,17 +13,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from enum import Enum
-from typing import Any
+from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from minichat.db.models import Generation, Message
 from minichat.errors import InvalidInput
-from minichat.statuses import GenerationStatus
 from minichat_api import metrics
-from minichat_api.streams import GenerationStreams, StreamEvent, entry_key, events_after
-from minichat_api.streams.closing import final_events
+from minichat_api.streams.base import GenerationStreams, StreamEvent, entry_key, events_after
+from minichat_api.streams.closing import Ending
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +32,16 @@ _CLOCK_SLACK_MS = 60_000
 
 def frame(events: Iterable[StreamEvent]) -> bytes:
     return "".join(f"id: {e.id}\nevent: {e.event}\ndata: {e.raw}\n\n" for e in events).encode()
+
+
+class Endings(Protocol):
+    """How a finished generation ended, as the database has it: None while it runs."""
+
+    async def ending(self, generation_id: uuid.UUID) -> Ending | None: ...
+
+    async def answer(self, generation_id: uuid.UUID) -> tuple[Ending, str] | None:
+        """Its ending and the text of its answer ('' for none)."""
+        ...
 
 
 class Whereabouts(Enum):
@@ -54,7 +59,7 @@ async def open_feed(
     after_field: str = "Last-Event-ID",
     whereabouts: Whereabouts,
     streams: GenerationStreams,
-    sessions: async_sessionmaker[AsyncSession],
+    endings: Endings,
 ) -> AsyncIterator[bytes] | None:
     """The SSE body for a client that has seen up to `after` (named by `after_field`); None
     when the generation has ended and the client has everything, its `done` too."""
@@ -68,18 +73,18 @@ async def open_feed(
         # An id past the stream's last one is followed from, not refused: Redis may have lost
         # its newest entries (a failover), and what comes next still has later ids.
         repair = whereabouts is Whereabouts.RUNNING_ELSEWHERE
-        return _counted(_live(generation_id, after, streams, sessions, repair=repair))
+        return _counted(_live(generation_id, after, streams, endings, repair=repair))
     newest = await streams.last_event(generation_id)
     if newest is None:
-        replay = await _stored_replay(generation_id, sessions)
+        replay = await _stored_replay(generation_id, endings)
         if replay is not None:
             missed = _replay_after(replay, after)
             return _counted(_once(frame(missed))) if missed else None
     elif newest.event != "done":
-        await _close_ended(generation_id, streams, sessions)
+        await _close_ended(generation_id, streams, endings)
     elif after is not None and entry_key(after) >= entry_key(newest.id):
         return None
-    return _counted(_live(generation_id, after, streams, sessions, repair=True))
+    return _counted(_live(generation_id, after, streams, endings, repair=True))
 
 
 async def _counted(feed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -99,7 +104,7 @@ async def _live(
     generation_id: uuid.UUID,
     after: str | None,
     streams: GenerationStreams,
-    sessions: async_sessionmaker[AsyncSession],
+    endings: Endings,
     *,
     repair: bool,
 ) -> AsyncIterator[bytes]:
@@ -117,7 +122,7 @@ async def _live(
                 )
             except Exception as exc:
                 logger.warning("generation %s: stream unreadable (%r)", generation_id, exc)
-                ended = await _stored_replay(generation_id, sessions)
+                ended = await _stored_replay(generation_id, endings)
                 if ended is not None:
                     yield frame(ended[-1:])
                     return
@@ -138,14 +143,14 @@ async def _live(
             yield frame(events)
         elif not await streams.exists(generation_id):
             # The stream expired or was lost while we waited: end with what the database knows.
-            replay = await _stored_replay(generation_id, sessions)
+            replay = await _stored_replay(generation_id, endings)
             if replay is not None:
                 yield frame(replay[-1:])
                 return
         else:
             if repair:
                 try:
-                    await _close_ended(generation_id, streams, sessions)
+                    await _close_ended(generation_id, streams, endings)
                 except Exception as exc:  # the next quiet check tries again
                     logger.warning("generation %s: end unreadable (%r)", generation_id, exc)
             yield _PING
@@ -163,66 +168,24 @@ def _replay_after(replay: list[StreamEvent], after: str | None) -> list[StreamEv
 async def _close_ended(
     generation_id: uuid.UUID,
     streams: GenerationStreams,
-    sessions: async_sessionmaker[AsyncSession],
+    endings: Endings,
 ) -> None:
     """A generation whose end is committed but whose stream has no `done` (its runner died
     between the two) gets its closing events, for every follower; when the runner did write
     them after all, the stream, already ended, takes no second `done`."""
-    ended = await _stored_end(generation_id, sessions)
-    if ended is not None and await streams.append(generation_id, ended[1]):
+    ending = await endings.ending(generation_id)
+    if ending is not None and await streams.append(generation_id, ending.events()):
         logger.warning("generation %s: ended with no done in its stream; closed it", generation_id)
 
 
-async def _stored_replay(
-    generation_id: uuid.UUID, sessions: async_sessionmaker[AsyncSession]
-) -> list[StreamEvent] | None:
+async def _stored_replay(generation_id: uuid.UUID, endings: Endings) -> list[StreamEvent] | None:
     """The stream of a finished generation rebuilt from the database, once Redis let it go."""
-    ended = await _stored_end(generation_id, sessions, with_text=True)
+    ended = await endings.answer(generation_id)
     if ended is None:
         return None
-    text, closing = ended
-    events = ([("delta", {"text": text, "index": 0})] if text else []) + closing
+    ending, text = ended
+    events = ([("delta", {"text": text, "index": 0})] if text else []) + ending.events()
     return [
         StreamEvent(f"0-{number}", name, json.dumps(data, separators=(",", ":")))
         for number, (name, data) in enumerate(events, start=1)
     ]
-
-
-async def _stored_end(
-    generation_id: uuid.UUID,
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    with_text: bool = False,
-) -> tuple[str, list[tuple[str, dict[str, Any]]]] | None:
-    """A finished generation's answer (when asked for) and closing events, as the database
-    has them; None while it runs."""
-    async with sessions() as session:
-        ended = (
-            await session.execute(
-                select(
-                    Generation.status,
-                    Generation.error_code,
-                    Generation.error_message,
-                    Generation.prompt_tokens,
-                    Generation.completion_tokens,
-                    Generation.assistant_message_id,
-                ).where(Generation.id == generation_id)
-            )
-        ).one_or_none()
-        if ended is None or not GenerationStatus(ended.status).is_terminal:
-            return None
-        text = (
-            await session.scalar(
-                select(Message.content).where(Message.id == ended.assistant_message_id)
-            )
-            if with_text and ended.assistant_message_id
-            else None
-        )
-    error = (ended.error_code, ended.error_message or "") if ended.error_code else None
-    closing = final_events(
-        GenerationStatus(ended.status),
-        error,
-        ended.prompt_tokens or 0,
-        ended.completion_tokens or 0,
-    )
-    return text or "", closing

@@ -1,0 +1,219 @@
+"""The handshakes between a request, the runner, the database and the stream: creating,
+cancelling, and ending the generations of a deleted chat."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from minichat.db.base import utcnow
+from minichat.db.models import Generation
+from minichat.errors import Conflict
+from minichat.statuses import GenerationStatus
+from minichat_api.generation import endings, store
+from minichat_api.generation.prompt import prompt_from
+from minichat_api.generation.runner import FreshStart, GenerationRunner
+from minichat_api.streams import GenerationStreams
+from minichat_api.streams.closing import Ending
+from minichat_api.usecases import chats
+from minichat_api.usecases.audit import RequestContext
+
+
+class GenerationService:
+    """How a generation is created and canceled, step by step.
+
+    Create (`POST /api/chats/{id}/generations`):
+    1. One query checks that the chat is the caller's and no answer runs in it, and reads its
+       history up to the last user message. A request whose Idempotency-Key was seen before
+       answers that request's generation and goes no further.
+    2. The runner gets the prompt before the row is written (`FreshStart`), so the model
+       computes the first token while the row commits. `start_fresh` returns once the model
+       has been asked, or at once when no slot is free (the generation then waits, `queued`).
+    3. The row is committed, and `saved` tells the job how: `streaming` when its job already
+       holds a slot (the commit is the claim; nobody could see it queued), `queued` when the
+       job waits for one (it claims it itself), None when the commit failed. The job writes
+       nothing, no delta and no end, before it knows.
+    4. A unique index allows one running generation per chat: of two creates racing, the
+       second commit fails; it answers the first's generation when both carried the same
+       Idempotency-Key, else 409 `generation_in_progress`.
+
+    Cancel (`POST /api/generations/{id}/cancel`):
+    1. The cancel signal is raised in the streams: every process's runner hears it at once,
+       and its flag stays for a runner that missed the broadcast (its next checkpoint looks).
+    2. A queued generation is canceled right here, by the same guarded UPDATE as every other
+       transition, and its stream gets its closing events.
+    3. A streaming one is stopped by the process that runs it, which alone writes its end, so
+       the database and the stream's `done` always agree; the request waits up to
+       `wait_seconds` for that end, then answers the state the generation has.
+    """
+
+    def __init__(
+        self, runner: GenerationRunner, streams: GenerationStreams, *, context_chars: int
+    ) -> None:
+        self._runner = runner
+        self._streams = streams
+        self._context_chars = context_chars
+
+    async def create(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        chat_id: uuid.UUID,
+        *,
+        model: str,
+        idempotency_key: str | None,
+    ) -> Generation:
+        """The chat's new generation answering its last user message, or an earlier request's."""
+        earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
+        if earlier is not None:
+            return earlier
+        rows = await store.creation_rows(session, user_id, chat_id)
+        if not rows:
+            raise chats.chat_not_found()
+        active_id: uuid.UUID | None = rows[0][0]
+        if active_id is not None:
+            # A retry of the same request may arrive while the first is being committed.
+            earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
+            if earlier is not None:
+                return earlier
+            raise store.in_progress(active_id)
+        user_message_id: uuid.UUID | None = rows[0][1]
+        if user_message_id is None:
+            raise Conflict("post a message before asking for an answer", code="no_user_message")
+        generation = store.add_queued(
+            session,
+            chat_id=chat_id,
+            user_id=user_id,
+            model=model,
+            idempotency_key=idempotency_key,
+            user_message_id=user_message_id,
+            runner_id=self._runner.runner_id,
+        )
+        prompt = prompt_from(((row[2], row[3]) for row in rows), self._context_chars)
+        saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
+        saved_as: GenerationStatus | None = None
+        try:
+            await self._runner.start_fresh(generation.id, FreshStart(user_id, prompt, model, saved))
+            in_slot = self._runner.running_here_for(generation.id) is not None
+            winner = await _save(session, generation, start_streaming=in_slot)
+            if winner is not None:
+                return winner
+            saved_as = GenerationStatus(generation.status)
+        finally:
+            saved.set_result(saved_as)
+        return generation
+
+    async def cancel(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        generation_id: uuid.UUID,
+        context: RequestContext,
+        *,
+        wait_seconds: float = 2.0,
+    ) -> Generation:
+        """Ask for the generation to stop; answers its state once final, or after
+        `wait_seconds`."""
+        generation = await store.get_generation(session, user_id, generation_id)
+        if GenerationStatus(generation.status).is_terminal:
+            return generation
+        await self._streams.request_cancel(generation_id)
+        canceled = await store.finish(
+            session,
+            generation_id,
+            GenerationStatus.CANCELED,
+            runner_id=None,
+            text="",
+            prompt_tokens=0,
+            completion_tokens=0,
+            ttft_ms=None,
+            context=context,
+            only_from=frozenset({GenerationStatus.QUEUED}),
+        )
+        await session.commit()
+        if canceled is not None:
+            await self._streams.append(generation_id, Ending(GenerationStatus.CANCELED).events())
+            return canceled
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while True:
+            current = await store.load(session, generation_id)
+            await session.commit()
+            assert current is not None
+            if GenerationStatus(current.status).is_terminal:
+                return current
+            if asyncio.get_running_loop().time() >= deadline:
+                return current
+            await asyncio.sleep(0.02)
+
+    async def delete_chat(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        chat_id: uuid.UUID,
+        context: RequestContext,
+    ) -> None:
+        """Delete a chat, stopping the answer it may be running."""
+        running = await store.running_in_chat(session, chat_id, user_id)
+        await chats.delete_chat(session, user_id, chat_id, context)
+        await endings.end_deleted(self._streams, running)
+
+
+async def refuse_while_answering(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
+) -> None:
+    """409 `generation_in_progress` while an answer is being written in the chat: a message
+    posted now would sort before that answer, which answers the message before it."""
+    running = await store.running_in_chat(session, chat_id, user_id)
+    if running:
+        raise store.in_progress(running[0])
+
+
+async def _save(
+    session: AsyncSession, generation: Generation, *, start_streaming: bool
+) -> Generation | None:
+    """Commit a new generation. None when saved; else the generation of a request with the
+    same Idempotency-Key that won the race, which answers this one too. A 409
+    (`generation_in_progress`) if another create for the chat committed first.
+
+    `start_streaming`: its runner already holds a slot for it, so the row is written already
+    streaming: nobody could see it queued before this commit, and the runner is spared a
+    transaction of its own to claim it."""
+    if start_streaming:
+        generation.status = GenerationStatus.STREAMING
+        generation.started_at = utcnow()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        earlier = await _earlier_request(
+            session, generation.user_id, generation.chat_id, generation.idempotency_key
+        )
+        if earlier is not None:
+            return earlier
+        # Another create for this chat committed first (one answer runs per chat).
+        running = await store.running_in_chat(session, generation.chat_id)
+        if not running:
+            raise
+        raise store.in_progress(running[0]) from None
+    return None
+
+
+async def _earlier_request(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, key: str | None
+) -> Generation | None:
+    """The generation an earlier request with this Idempotency-Key created, if any."""
+    if key is None:
+        return None
+    existing = await store.by_idempotency_key(session, user_id, key)
+    if existing is None:
+        return None
+    if existing.chat_id != chat_id:
+        raise Conflict(
+            "this Idempotency-Key was already used for another chat",
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    return existing
