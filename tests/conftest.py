@@ -17,8 +17,8 @@ from psycopg import sql
 from starlette.types import ASGIApp
 
 from minichat.db import migrate
-from minichat.settings import Settings
 from minichat_api.main import create_app
+from minichat_api.settings import ApiSettings
 
 # Where the test servers are; override to point the suite at other instances.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -146,8 +146,8 @@ def broker_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_prefix: str, broker_url: str) -> Settings:
-    return Settings(
+def settings(database_url: str, redis_prefix: str, broker_url: str) -> ApiSettings:
+    return ApiSettings(
         environment="test",
         database_url=database_url,
         redis_url=REDIS_URL,
@@ -172,7 +172,7 @@ async def in_process(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process client of a real api app on the run's PostgreSQL database."""
     async with in_process(create_app(settings)) as http:
         yield http

@@ -10,18 +10,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minichat import __version__
-from minichat.settings import Settings, get_settings
 from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
+from minichat_api.settings import ApiSettings
 from minichat_api.state import AppState
 from minichat_api.webui import mount_web_ui
 
 
-def create_app(settings: Settings | None = None, event_sink: Deliver | None = None) -> FastAPI:
+def create_app(settings: ApiSettings | None = None, event_sink: Deliver | None = None) -> FastAPI:
     """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`)."""
-    settings = settings or get_settings()
+    settings = settings or ApiSettings.load()
     # Built now, not in the lifespan, so a misconfigured process fails before it listens.
     state = AppState.build(settings, event_sink)
 

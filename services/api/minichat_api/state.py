@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from minichat.db.session import create_engine, create_session_factory
 from minichat.errors import ConfigError
-from minichat.settings import MEMORY_URL, Settings
+from minichat.settings import MEMORY_URL
 from minichat_api.generation.runner import GenerationRunner
 from minichat_api.generation.service import GenerationService
 from minichat_api.generation.store import StoredEndings
@@ -19,6 +19,7 @@ from minichat_api.outbox.local import Deliver, LocalPublisher
 from minichat_api.outbox.relay import OutboxRelay
 from minichat_api.outbox.rows import Publisher
 from minichat_api.security import AccessTokens
+from minichat_api.settings import ApiSettings
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.redis_streams import RedisGenerationStreams
@@ -30,7 +31,7 @@ FALLBACK_MODEL = "default"
 
 @dataclass
 class AppState:
-    settings: Settings
+    settings: ApiSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     access_tokens: AccessTokens
@@ -57,16 +58,12 @@ class AppState:
         self.endings = StoredEndings(self.sessions)
 
     @classmethod
-    def build(cls, settings: Settings, event_sink: Deliver | None = None) -> AppState:
+    def build(cls, settings: ApiSettings, event_sink: Deliver | None = None) -> AppState:
         """`event_sink`: where `BROKER_URL=memory://` delivers events (wired by `minichat up`)."""
-        relay_needs = ("broker_url",) if settings.relay_in_api else ()
-        settings.require("database_url", "jwt_secret", "redis_url", "inference_url", *relay_needs)
-        assert settings.database_url and settings.jwt_secret
-        assert settings.redis_url and settings.inference_url
         engine = create_engine(settings.database_url)
         relay = None
         if settings.relay_in_api:
-            assert settings.broker_url
+            assert settings.broker_url  # required by the settings then
             relay = OutboxRelay(
                 engine,
                 _publisher(settings.broker_url, event_sink),
@@ -120,10 +117,9 @@ class AppState:
         await self.engine.dispose()
 
 
-def open_streams(settings: Settings) -> GenerationStreams:
+def open_streams(settings: ApiSettings) -> GenerationStreams:
     """Redis for any real deployment; `REDIS_URL=memory://` keeps streams inside this one
     process (the all-in-one mode), which only works with a single api process."""
-    assert settings.redis_url is not None
     if settings.redis_url.startswith(MEMORY_URL):
         return MemoryGenerationStreams(
             retention_seconds=settings.stream_retention_seconds,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _looks_like_file(path: str) -> bool:
     return "." in path.rsplit("/", 1)[-1]
 
 
-def mount_web_ui(app: FastAPI, settings: Settings) -> None:
+def mount_web_ui(app: FastAPI, settings: ApiSettings) -> None:
     if not settings.web_dist_dir:
         return
     directory = Path(settings.web_dist_dir)

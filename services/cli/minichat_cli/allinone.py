@@ -20,12 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from minichat.db import migrate
 from minichat.errors import ConfigError
-from minichat.settings import MEMORY_URL, Settings
+from minichat.settings import MEMORY_URL, CommonSettings, DatabaseUrl, InferenceBackend
+
+if TYPE_CHECKING:
+    from minichat_api.settings import ApiSettings
 
 _INFERENCE_START_SECONDS = 1800  # a first start assembles the model file
 
@@ -35,23 +39,36 @@ def default_data_dir() -> Path:
     return Path(base) / "minichat"
 
 
-def embedded_settings(base: Settings, data_dir: Path) -> Settings:
-    """`base` with every unset URL filled by its embedded default, and a persisted secret."""
+class AllInOneSettings(CommonSettings):
+    """What `minichat up` reads itself: every URL optional, an unset one gets its default."""
+
+    database_url: DatabaseUrl | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None
+    inference_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    web_dist_dir: str | None = None
+    inference_backend: InferenceBackend = "embedded"
+
+
+def embedded_defaults(given: AllInOneSettings, data_dir: Path) -> dict[str, object]:
+    """The api's settings that `given` leaves unset, as their embedded defaults (a persisted
+    secret for JWT_SECRET), in local mode."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    updates: dict[str, object] = {"environment": "local"}
-    if not base.database_url:
-        updates["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'minichat.db'}"
-    if not base.redis_url:
-        updates["redis_url"] = MEMORY_URL
-    if not base.broker_url:
-        updates["broker_url"] = MEMORY_URL
-    if base.jwt_secret is None:
-        updates["jwt_secret"] = SecretStr(_persisted_secret(data_dir / "jwt-secret"))
-    if not base.web_dist_dir:
+    defaults: dict[str, object] = {"environment": "local"}
+    if not given.database_url:
+        defaults["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'minichat.db'}"
+    if not given.redis_url:
+        defaults["redis_url"] = MEMORY_URL
+    if not given.broker_url:
+        defaults["broker_url"] = MEMORY_URL
+    if given.jwt_secret is None:
+        defaults["jwt_secret"] = SecretStr(_persisted_secret(data_dir / "jwt-secret"))
+    if not given.web_dist_dir:
         bundled = bundled_web_ui()
         if bundled is not None:
-            updates["web_dist_dir"] = str(bundled)
-    return base.model_copy(update=updates)
+            defaults["web_dist_dir"] = str(bundled)
+    return defaults
 
 
 def bundled_web_ui() -> Path | None:
@@ -69,20 +86,19 @@ def _persisted_secret(path: Path) -> str:
     return secret
 
 
-def run_migrations(settings: Settings) -> None:
-    assert settings.database_url is not None
+def run_migrations(database_url: str) -> None:
     print("==> migrating the database", flush=True)
-    migrate.upgrade(settings.database_url, report=lambda line: print(f"    {line}", flush=True))
+    migrate.upgrade(database_url, report=lambda line: print(f"    {line}", flush=True))
 
 
 @contextmanager
-def inference_process(settings: Settings, data_dir: Path) -> Iterator[str]:
+def inference_process(backend: InferenceBackend, data_dir: Path) -> Iterator[str]:
     """The inference plane as a child process on a free port; yields its URL once ready."""
     port = _free_port()
     env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
-    env.setdefault("INFERENCE_BACKEND", settings.inference_backend)
+    env.setdefault("INFERENCE_BACKEND", backend)
     log = (data_dir / "inference.log").open("ab")
-    print(f"==> starting the inference plane ({settings.inference_backend})", flush=True)
+    print(f"==> starting the inference plane ({backend})", flush=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "minichat_cli.main", "inference", "--port", str(port)],
         env=env,
@@ -128,7 +144,7 @@ def _free_port() -> int:
         return port
 
 
-async def serve_api(settings: Settings, host: str, port: int) -> None:
+async def serve_api(settings: ApiSettings, host: str, port: int) -> None:
     """The api with the in-process event consumer, announced once it listens."""
     import uvicorn
 
@@ -136,7 +152,6 @@ async def serve_api(settings: Settings, host: str, port: int) -> None:
     from minichat_worker.aggregates import EventStore
     from minichat_worker.local import LocalEventSink
 
-    assert settings.database_url is not None
     store = EventStore.connect(settings.database_url, pool_size=2)
     sink = LocalEventSink(store)
     app = create_app(settings, event_sink=sink.deliver)

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from minichat import __version__
 from minichat.errors import ConfigError
 from minichat.logs import configure_logging
-from minichat.settings import get_settings
-from minichat_cli.commands import api, inference, migrate, model, relay, up, worker
+from minichat.settings import CommonSettings
+from minichat_cli.commands import api, inference, migrate, model, operator, relay, up, worker
 
-COMMANDS = (up, api, inference, migrate, model, worker, relay)
+COMMANDS = (up, api, inference, migrate, model, worker, relay, operator)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        configure_logging(get_settings().log_level)
+        configure_logging(CommonSettings.load().log_level)
         result: int = args.handler(args)
     except ConfigError as exc:
         print(f"minichat {args.command}: configuration error: {exc.message}", file=sys.stderr)

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from minichat.settings import Settings
+from minichat.settings import CommonSettings
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
     )
 
 
-def serve(app: Any, args: argparse.Namespace, settings: Settings) -> int:
+def serve(app: Any, args: argparse.Namespace, settings: CommonSettings) -> int:
     import uvicorn
 
     uvicorn.run(

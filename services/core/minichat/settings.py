@@ -1,11 +1,12 @@
-"""Process settings, read once from the environment (and `.env`) through `get_settings()`."""
+"""Process settings, read once at start from the environment (and `.env`): the parts the
+deployables share, and `Settings`, which the inference plane and the worker still read."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from minichat.errors import ConfigError
@@ -26,8 +27,37 @@ _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "jwt-secret", "please
 MIN_JWT_SECRET_LENGTH = 32
 
 
-class Settings(BaseSettings):
-    """Every setting MiniChat reads. Names match the environment variables (upper-cased)."""
+def psycopg_url(value: str) -> str:
+    """A database URL our drivers take: libpq's `postgresql://` becomes psycopg 3's."""
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        # Operators paste libpq URLs; we always talk psycopg 3.
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if not value.startswith(("postgresql+psycopg://", "sqlite+aiosqlite://")):
+        raise ValueError(
+            "must start with postgresql+psycopg:// or sqlite+aiosqlite:// "
+            f"(e.g. {_EXAMPLES['database_url']})"
+        )
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(psycopg_url)]
+
+
+def jwt_secret_problem(secret: SecretStr, environment: str) -> str | None:
+    """Why `secret` cannot sign tokens outside local mode, or None."""
+    value = secret.get_secret_value()
+    if environment == "local":
+        return None
+    if value.lower() in _PLACEHOLDER_SECRETS:
+        return "JWT_SECRET is a placeholder; set a random value of 32+ characters"
+    if len(value) < MIN_JWT_SECRET_LENGTH:
+        return f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters long"
+    return None
+
+
+class CommonSettings(BaseSettings):
+    """What every deployable reads; each one's settings class adds its own parts. Names match
+    the environment variables (upper-cased)."""
 
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
@@ -35,6 +65,41 @@ class Settings(BaseSettings):
 
     environment: Literal["local", "production", "test"] = "production"
     log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        """The settings from the environment, `values` winning over it; a ConfigError naming
+        every variable that is missing or malformed."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(_problems(exc))) from exc
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper()
+        if error["type"] == "missing":
+            example = _EXAMPLES.get(name.lower(), "")
+            problems.append(f"{name} is not set" + (f" (e.g. {example})" if example else ""))
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if name else message)
+    return problems
+
+
+class DatabaseSettings(CommonSettings):
+    database_url: DatabaseUrl
+
+
+class BrokerSettings(CommonSettings):
+    broker_url: str
+
+
+class Settings(CommonSettings):
+    """Every setting, each optional, checked by `require`: what the inference plane and the
+    worker read until each has a class of its own."""
 
     database_url: str | None = None
     redis_url: str | None = None
@@ -99,17 +164,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database_driver(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            # Operators paste libpq URLs; we always talk psycopg 3.
-            return "postgresql+psycopg://" + value.split("://", 1)[1]
-        if not value.startswith(("postgresql+psycopg://", "sqlite+aiosqlite://")):
-            raise ValueError(
-                "must start with postgresql+psycopg:// or sqlite+aiosqlite:// "
-                f"(e.g. {_EXAMPLES['database_url']})"
-            )
-        return value
+        return None if value is None else psycopg_url(value)
 
     def require(self, *names: str) -> None:
         """Fail with one message naming every missing or unusable setting among `names`."""
@@ -122,30 +177,14 @@ class Settings(BaseSettings):
                     f"{name.upper()} is not set" + (f" (e.g. {example})" if example else "")
                 )
             elif name == "jwt_secret":
-                problems.extend(self._jwt_secret_problems())
+                assert self.jwt_secret is not None
+                problem = jwt_secret_problem(self.jwt_secret, self.environment)
+                problems.extend([problem] if problem else [])
         if problems:
             raise ConfigError("; ".join(problems))
-
-    def _jwt_secret_problems(self) -> list[str]:
-        assert self.jwt_secret is not None
-        secret = self.jwt_secret.get_secret_value()
-        if self.environment == "local":
-            return []
-        if secret.lower() in _PLACEHOLDER_SECRETS:
-            return ["JWT_SECRET is a placeholder; set a random value of 32+ characters"]
-        if len(secret) < MIN_JWT_SECRET_LENGTH:
-            return [f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters long"]
-        return []
 
 
 @lru_cache
 def get_settings() -> Settings:
     """The process's settings; tests build `Settings(...)` directly instead."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        raise ConfigError("; ".join(problems)) from exc
+    return Settings.load()

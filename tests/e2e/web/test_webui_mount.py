@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from minichat_api.main import create_app
 from tests.conftest import in_process
 
 
 @pytest.fixture
-async def ui_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def ui_client(settings: ApiSettings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text("<!doctype html><title>MiniChat</title>")
     (tmp_path / "assets" / "app-abc123.js").write_text("console.log(1)")

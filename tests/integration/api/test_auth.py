@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.factories import DEFAULT_PASSWORD, register, unique_email
 
 
@@ -89,7 +89,7 @@ async def test_login_unknown_email_and_wrong_password_answer_alike(
 
 
 async def test_repeated_failed_logins_are_throttled(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: ApiSettings
 ) -> None:
     account = await register(client)
     bad = {"email": account.email, "password": "wrong-password"}
@@ -107,7 +107,7 @@ async def test_repeated_failed_logins_are_throttled(
 
 
 async def test_successful_login_clears_failures(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: ApiSettings
 ) -> None:
     account = await register(client)
     bad = {"email": account.email, "password": "wrong-password"}

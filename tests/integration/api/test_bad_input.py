@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import Account, create_chat, register, unique_email
 
@@ -110,7 +110,7 @@ async def test_bad_chat_id_names_the_field(client: httpx.AsyncClient) -> None:
     assert response.json()["error"]["field"] == "chat_id"
 
 
-async def test_oversize_body_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_oversize_body_is_413(client: httpx.AsyncClient, settings: ApiSettings) -> None:
     account = await register(client)
     chat = await create_chat(client, account)
     huge = json.dumps({"content": "x" * (settings.max_request_bytes + 10)})
@@ -123,7 +123,9 @@ async def test_oversize_body_is_413(client: httpx.AsyncClient, settings: Setting
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-async def test_oversize_chunked_body_is_413(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_oversize_chunked_body_is_413(
+    client: httpx.AsyncClient, settings: ApiSettings
+) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(settings.max_request_bytes // 1024 + 2):
             yield b"x" * 1024

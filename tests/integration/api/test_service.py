@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from minichat.db import session as db_session
-from minichat.settings import Settings
 from minichat_api.main import create_app
+from minichat_api.settings import ApiSettings
 from tests.conftest import ScratchDatabases, in_process
 from tests.factories import register
 
@@ -29,7 +29,7 @@ async def test_probes_answer_head_too(client: httpx.AsyncClient) -> None:
         assert response.content == b"", path
 
 
-async def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
+async def test_readyz_reports_an_unreachable_database(settings: ApiSettings) -> None:
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     broken = settings.model_copy(
         update={
@@ -96,7 +96,7 @@ def own_database_url(test_databases: ScratchDatabases) -> str:
 
 
 async def test_connections_the_database_dropped_while_idle_cost_no_request(
-    settings: Settings, own_database_url: str, monkeypatch: pytest.MonkeyPatch
+    settings: ApiSettings, own_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As after a database restart: every pooled connection is gone, and no request fails."""
     monkeypatch.setattr(db_session, "PING_AFTER_IDLE_SECONDS", 0.0)

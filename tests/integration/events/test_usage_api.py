@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.factories import create_chat, post_message, register
 from tests.integration.events.conftest import Worker, wait_for
 from tests.integration.generations.conftest import running_api, scripted_env
@@ -94,7 +94,7 @@ def inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 async def test_a_generation_shows_up_in_usage(
-    settings: Settings,
+    settings: ApiSettings,
     events_database_url: str,
     inference: Service,
     worker: Worker,  # noqa: ARG001 - applies the api's usage event

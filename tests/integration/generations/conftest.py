@@ -10,8 +10,8 @@ import httpx
 import pytest
 import uvicorn
 
-from minichat.settings import Settings
 from minichat_api.main import create_app
+from minichat_api.settings import ApiSettings
 from tests.processes import Service, free_port, serve
 
 FAST_TOKENS = 24
@@ -45,7 +45,7 @@ def slow_inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
 
 
 @asynccontextmanager
-async def running_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def running_api(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     """A real api on a loopback port, in this event loop: true streaming and disconnects."""
     server = uvicorn.Server(
         uvicorn.Config(
@@ -68,7 +68,7 @@ async def running_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(params=["redis", "memory"])
 async def fast_client(
-    request: pytest.FixtureRequest, settings: Settings, fast_inference: Service
+    request: pytest.FixtureRequest, settings: ApiSettings, fast_inference: Service
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An api on the fast model, with its streams in Redis or (all-in-one) in memory."""
     update = {"inference_url": fast_inference.url}
@@ -80,7 +80,7 @@ async def fast_client(
 
 @pytest.fixture
 async def fast_redis_client(
-    settings: Settings, fast_inference: Service
+    settings: ApiSettings, fast_inference: Service
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An api on the fast model with its streams in Redis, for tests that reach into Redis."""
     async with running_api(
@@ -91,7 +91,7 @@ async def fast_redis_client(
 
 @pytest.fixture
 async def slow_client(
-    settings: Settings, slow_inference: Service
+    settings: ApiSettings, slow_inference: Service
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with running_api(
         settings.model_copy(update={"inference_url": slow_inference.url})
@@ -100,6 +100,6 @@ async def slow_client(
 
 
 @pytest.fixture
-def client_settings_unreachable(settings: Settings) -> Settings:
-    """Settings whose inference URL refuses connections at once."""
+def client_settings_unreachable(settings: ApiSettings) -> ApiSettings:
+    """ApiSettings whose inference URL refuses connections at once."""
     return settings.model_copy(update={"inference_model": "any"})

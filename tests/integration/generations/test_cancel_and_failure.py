@@ -12,9 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from minichat.settings import Settings
 from minichat_api.generation.runner import FreshStart
 from minichat_api.generation.upstream import ChatTurn
+from minichat_api.settings import ApiSettings
 from minichat_api.state import AppState
 from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api, scripted_env
@@ -54,7 +54,7 @@ async def test_cancel_mid_stream(slow_client: httpx.AsyncClient) -> None:
     assert again.json()["status"] == "canceled"
 
 
-async def test_cancel_of_a_queued_generation(settings: Settings, slow_inference: object) -> None:
+async def test_cancel_of_a_queued_generation(settings: ApiSettings, slow_inference: object) -> None:
     one_slot = settings.model_copy(
         update={"inference_url": slow_inference.url, "generation_concurrency": 1}  # type: ignore[attr-defined]
     )
@@ -77,7 +77,7 @@ async def test_cancel_of_a_queued_generation(settings: Settings, slow_inference:
 
 
 async def test_creates_racing_for_the_last_slot_both_go_on_at_once(
-    settings: Settings, slow_inference: Service
+    settings: ApiSettings, slow_inference: Service
 ) -> None:
     """A create waits for its model request to go out, but never for a slot to free up: two
     creates that both saw the last slot free must not leave one waiting for the other's end."""
@@ -107,7 +107,7 @@ async def test_creates_racing_for_the_last_slot_both_go_on_at_once(
 
 
 async def test_cancel_racing_completion_ends_in_one_state(
-    settings: Settings, tmp_path: object, db: psycopg.AsyncConnection
+    settings: ApiSettings, tmp_path: object, db: psycopg.AsyncConnection
 ) -> None:
     """Cancel lands around the last token, many times: the stream's done matches the database."""
     from pathlib import Path
@@ -139,7 +139,7 @@ async def test_cancel_racing_completion_ends_in_one_state(
 
 
 async def test_unreachable_inference_fails_cleanly(
-    client_settings_unreachable: Settings, caplog: pytest.LogCaptureFixture
+    client_settings_unreachable: ApiSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     internal_address = str(client_settings_unreachable.inference_url).split("//")[1]
     async with running_api(client_settings_unreachable) as client:
@@ -164,7 +164,7 @@ async def test_unreachable_inference_fails_cleanly(
 
 
 async def test_a_busy_model_server_is_asked_again_not_failed(
-    settings: Settings, tmp_path: Path
+    settings: ApiSettings, tmp_path: Path
 ) -> None:
     """A model server that takes one answer at a time refuses the others with 429 and a
     Retry-After: those wait their turn, where they used to fail at once."""
@@ -191,7 +191,7 @@ async def test_a_busy_model_server_is_asked_again_not_failed(
 
 
 async def test_inference_killed_mid_stream_keeps_the_partial_text(
-    settings: Settings, tmp_path: object
+    settings: ApiSettings, tmp_path: object
 ) -> None:
     from pathlib import Path
 
@@ -222,7 +222,7 @@ async def test_inference_killed_mid_stream_keeps_the_partial_text(
 
 
 async def test_inference_refusing_the_request_fails_the_generation(
-    settings: Settings, fast_inference: Service
+    settings: ApiSettings, fast_inference: Service
 ) -> None:
     refused = settings.model_copy(
         update={"inference_url": fast_inference.url, "inference_model": "no-such-model"}
@@ -242,7 +242,7 @@ async def test_inference_refusing_the_request_fails_the_generation(
 
 @pytest.mark.parametrize("status", ["queued", "streaming"])
 async def test_a_generation_whose_create_reply_was_lost_still_runs(
-    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection, status: str
+    settings: ApiSettings, fast_inference: Service, db: psycopg.AsyncConnection, status: str
 ) -> None:
     """The create committed but its request failed before starting the job (a lost reply):
     the generation is queued (or, claimed by that same commit, streaming) under a live runner
@@ -270,7 +270,7 @@ async def test_a_generation_whose_create_reply_was_lost_still_runs(
 
 
 async def test_a_generation_stranded_again_and_again_fails_rather_than_rerun_forever(
-    settings: Settings, fast_inference: Service, db: psycopg.AsyncConnection
+    settings: ApiSettings, fast_inference: Service, db: psycopg.AsyncConnection
 ) -> None:
     """Each run of a stranded generation counts as an adoption: one whose end could never be
     written would otherwise have its model run again at every reaper round."""

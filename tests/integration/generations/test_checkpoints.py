@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis.asyncio as redis
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from minichat_inference.backends.scripted import scripted_text
 from tests.conftest import REDIS_URL
 from tests.factories import register, start_generation
@@ -24,7 +24,9 @@ CHECKPOINT_MS = 100
 
 
 @pytest.fixture
-async def client(settings: Settings, slow_inference: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: ApiSettings, slow_inference: Service
+) -> AsyncIterator[httpx.AsyncClient]:
     async with running_api(
         settings.model_copy(
             update={
@@ -80,7 +82,7 @@ async def test_streaming_generations_are_checkpointed_together(
 
 
 async def test_a_generation_another_runner_took_stops_streaming_here(
-    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: Settings
+    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: ApiSettings
 ) -> None:
     """Of two generations saved in one round, the one whose lease is gone stops; the other
     goes on streaming and being checkpointed."""
@@ -106,7 +108,7 @@ async def test_a_generation_another_runner_took_stops_streaming_here(
 
 
 async def test_a_cancel_whose_broadcast_was_lost_stops_at_the_next_checkpoint(
-    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: Settings
+    client: httpx.AsyncClient, db: psycopg.AsyncConnection, settings: ApiSettings
 ) -> None:
     account = await register(client)
     generation = await start_generation(client, account)

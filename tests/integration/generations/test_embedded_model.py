@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.factories import create_chat, post_message, register
 from tests.integration.generations.conftest import running_api
 from tests.processes import Service, serve
@@ -27,7 +27,7 @@ def embedded_inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
 
 
 async def test_the_real_model_answers_through_the_api(
-    settings: Settings, embedded_inference: Service
+    settings: ApiSettings, embedded_inference: Service
 ) -> None:
     wired = settings.model_copy(
         update={"inference_url": embedded_inference.url, "generation_max_tokens": 32}

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.factories import create_chat, post_message, register
 from tests.integration.generations.conftest import running_api
 from tests.processes import free_port
@@ -57,7 +57,7 @@ async def recording_model() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
 
 async def test_the_prompt_is_the_history_up_to_the_users_message_within_the_budget(
-    settings: Settings,
+    settings: ApiSettings,
 ) -> None:
     async with recording_model() as (url, requests):
         budget = 100

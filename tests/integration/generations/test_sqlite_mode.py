@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from minichat.db import migrate
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from minichat_inference.backends.scripted import scripted_text
 from tests.factories import Account, create_chat, post_message, register
 from tests.integration.generations.conftest import FAST_TOKENS, running_api
@@ -19,14 +19,14 @@ from tests.sse import collect, text_of
 
 
 @pytest.fixture
-async def embedded_settings(settings: Settings, tmp_path: Path) -> Settings:
+async def embedded_settings(settings: ApiSettings, tmp_path: Path) -> ApiSettings:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'minichat.db'}"
     await asyncio.to_thread(migrate.upgrade, database_url, report=lambda _line: None)
     return settings.model_copy(update={"database_url": database_url, "redis_url": "memory://"})
 
 
 async def test_a_whole_chat_on_sqlite(
-    embedded_settings: Settings, fast_inference: Service, slow_inference: Service
+    embedded_settings: ApiSettings, fast_inference: Service, slow_inference: Service
 ) -> None:
     async with running_api(
         embedded_settings.model_copy(update={"inference_url": fast_inference.url})

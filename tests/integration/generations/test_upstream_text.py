@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from minichat.settings import Settings
+from minichat_api.settings import ApiSettings
 from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api
 from tests.sse import collect, text_of
@@ -62,7 +62,7 @@ async def nul_server() -> AsyncIterator[str]:
 
 
 async def test_text_the_database_refuses_is_mended_alike_in_stream_and_message(
-    settings: Settings,
+    settings: ApiSettings,
 ) -> None:
     async with nul_server() as url:
         configured = settings.model_copy(update={"inference_url": url, "inference_model": "m"})

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.db.models import Generation
-from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import cancel_and_wait, resolve
@@ -27,6 +26,7 @@ from minichat_api.generation.job import GenerationJob, JobConfig, StopReason
 from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import build_prompt
 from minichat_api.generation.upstream import ChatTurn, Upstream
+from minichat_api.settings import ApiSettings
 from minichat_api.streams import GenerationStreams
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class GenerationRunner:
         sessions: async_sessionmaker[AsyncSession],
         streams: GenerationStreams,
         upstream: Upstream,
-        settings: Settings,
+        settings: ApiSettings,
         runner_id: str | None = None,
     ) -> None:
         self.runner_id = runner_id or new_runner_id()

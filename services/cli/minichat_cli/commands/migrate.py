@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from minichat.db import migrate
-from minichat.settings import get_settings
+from minichat.settings import DatabaseSettings
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +24,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    settings.require("database_url")
-    assert settings.database_url is not None
+    settings = DatabaseSettings.load()
 
     def report(line: str) -> None:
         print(f"  {line}", flush=True)

@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minichat.db.session import create_engine
-from minichat.settings import Settings, get_settings
 from minichat_cli.serving import run_event_loop
+
+if TYPE_CHECKING:
+    from minichat_api.settings import RelaySettings
 
 
 def register(subparsers: Any) -> None:
@@ -23,16 +25,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(_args: argparse.Namespace) -> int:
-    settings = get_settings()
-    settings.require("database_url", "broker_url")
-    run_event_loop(_relay(settings))
+    from minichat_api.settings import RelaySettings
+
+    run_event_loop(_relay(RelaySettings.load()))
     return 0
 
 
-async def _relay(settings: Settings) -> None:
+async def _relay(settings: RelaySettings) -> None:
     from minichat_api.outbox.relay import OutboxRelay
 
-    assert settings.database_url and settings.broker_url
     if settings.relay_metrics_port is not None:
         from prometheus_client import start_http_server
 

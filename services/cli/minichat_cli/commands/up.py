@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from minichat.settings import get_settings
 from minichat_cli import allinone
 from minichat_cli.serving import add_server_arguments
 
@@ -33,14 +32,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from minichat_api.settings import ApiSettings
+
     data_dir: Path = (args.data_dir or allinone.default_data_dir()).expanduser().resolve()
-    settings = allinone.embedded_settings(get_settings(), data_dir)
+    given = allinone.AllInOneSettings.load()
+    defaults = allinone.embedded_defaults(given, data_dir)
     print(f"==> MiniChat all-in-one, data in {data_dir}", flush=True)
-    allinone.run_migrations(settings)
-    if settings.inference_url:
-        asyncio.run(allinone.serve_api(settings, args.host, args.port))
+    allinone.run_migrations(given.database_url or str(defaults["database_url"]))
+    if given.inference_url:
+        asyncio.run(allinone.serve_api(ApiSettings.load(**defaults), args.host, args.port))
         return 0
-    with allinone.inference_process(settings, data_dir) as inference_url:
-        wired = settings.model_copy(update={"inference_url": inference_url})
-        asyncio.run(allinone.serve_api(wired, args.host, args.port))
+    with allinone.inference_process(given.inference_backend, data_dir) as inference_url:
+        settings = ApiSettings.load(**defaults, inference_url=inference_url)
+        asyncio.run(allinone.serve_api(settings, args.host, args.port))
     return 0
