@@ -53,6 +53,9 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     generation_context_chars: int = Field(default=12_000, ge=100)
     stream_retention_seconds: int = Field(default=600, ge=1)
     stream_max_events: int = Field(default=20_000, ge=100)
+    # An SSE client hears a comment after this long without an event, well inside the idle
+    # timeouts of proxies (ingress-nginx: 60 s).
+    stream_ping_seconds: float = Field(default=5, gt=0, le=30)
     checkpoint_every_tokens: int = Field(default=256, ge=1)
     checkpoint_interval_ms: int = Field(default=1000, ge=10)
     runner_heartbeat_ttl_ms: int = Field(default=5000, ge=100)

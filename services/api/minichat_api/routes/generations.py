@@ -79,6 +79,7 @@ async def stream_generation(
         whereabouts=await _whereabouts(state, user_id, generation_id),
         streams=state.streams,
         endings=state.endings,
+        ping_seconds=state.settings.stream_ping_seconds,
     )
     if feed is None:
         # An EventSource reconnects after every close, except from a 204.

@@ -22,8 +22,6 @@ from minichat_api.streams.closing import Ending
 
 logger = logging.getLogger(__name__)
 
-# How long the feed waits quietly before checking the stream still exists (and pinging).
-_IDLE_CHECK_SECONDS = 5.0
 _PING = b": ping\n\n"
 _POLL_TIMEOUT_SECONDS = 3.0
 # Redis's entry ids are its clock's milliseconds: one this far past ours was never given out.
@@ -60,9 +58,12 @@ async def open_feed(
     whereabouts: Whereabouts,
     streams: GenerationStreams,
     endings: Endings,
+    ping_seconds: float = 5.0,
 ) -> AsyncIterator[bytes] | None:
     """The SSE body for a client that has seen up to `after` (named by `after_field`); None
-    when the generation has ended and the client has everything, its `done` too."""
+    when the generation has ended and the client has everything, its `done` too. A live feed
+    sends a comment at once and after every `ping_seconds` without an event, whatever the
+    generation is doing (queued, waiting on a busy model), so no proxy takes it for idle."""
     if after is not None and entry_key(after)[0] > time.time() * 1000 + _CLOCK_SLACK_MS:
         raise InvalidInput(
             f"{after_field} is later than any event this stream can have sent",
@@ -73,7 +74,7 @@ async def open_feed(
         # An id past the stream's last one is followed from, not refused: Redis may have lost
         # its newest entries (a failover), and what comes next still has later ids.
         repair = whereabouts is Whereabouts.RUNNING_ELSEWHERE
-        return _counted(_live(generation_id, after, streams, endings, repair=repair))
+        return _counted(_live(generation_id, after, streams, endings, ping_seconds, repair=repair))
     newest = await streams.last_event(generation_id)
     if newest is None:
         replay = await _stored_replay(generation_id, endings)
@@ -84,7 +85,7 @@ async def open_feed(
         await _close_ended(generation_id, streams, endings)
     elif after is not None and entry_key(after) >= entry_key(newest.id):
         return None
-    return _counted(_live(generation_id, after, streams, endings, repair=True))
+    return _counted(_live(generation_id, after, streams, endings, ping_seconds, repair=True))
 
 
 async def _counted(feed: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -105,12 +106,15 @@ async def _live(
     after: str | None,
     streams: GenerationStreams,
     endings: Endings,
+    ping_seconds: float,
     *,
     repair: bool,
 ) -> AsyncIterator[bytes]:
     """`repair`: close the stream from the database if its writer died after committing the
-    end (pointless for a generation this process runs: its death would end this feed too)."""
-    async for followed in streams.follow(generation_id, after, idle_seconds=_IDLE_CHECK_SECONDS):
+    end (pointless for a generation this process runs: its death would end this feed too).
+    Each quiet `ping_seconds` is also when the feed checks that the stream is still there."""
+    yield _PING  # at once: the client and the proxies between know the stream is open
+    async for followed in streams.follow(generation_id, after, idle_seconds=ping_seconds):
         # Skip what the poll below may already have sent.
         events = events_after(followed, after)
         if not followed:
@@ -147,6 +151,7 @@ async def _live(
             if replay is not None:
                 yield frame(replay[-1:])
                 return
+            yield _PING  # not written yet: queued, or its model server is busy
         else:
             if repair:
                 try:
