@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = ROOT / "crds" / "minichat.dev_minichats.yaml"
 
 
+@functools.cache
 def crd() -> dict[str, Any]:
+    """The CRD file, read once (callers must not change it)."""
     loaded: dict[str, Any] = yaml.safe_load(CRD_PATH.read_text())
     return loaded
 
@@ -78,8 +80,14 @@ def _as_json_schema(schema: Any) -> Any:
     return out
 
 
-def structural_errors(schema: dict[str, Any], value: Any) -> list[str]:
-    validator = jsonschema.Draft7Validator(_as_json_schema(schema))
+@functools.cache
+def _root_validator() -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(_as_json_schema(root_schema()))
+
+
+def structural_errors(value: Any) -> list[str]:
+    """What the API server's schema validation says of a whole (defaulted) resource."""
+    validator = _root_validator()
     return [
         f"{'.'.join(str(p) for p in error.absolute_path)}: {error.message}"
         for error in validator.iter_errors(value)
@@ -122,7 +130,7 @@ def refusals(resource: dict[str, Any]) -> list[str]:
     """Why the API server would refuse `resource` (empty when it would accept it)."""
     schema = root_schema()
     stored = defaulted(schema, resource)
-    errors = structural_errors(schema, stored)
+    errors = structural_errors(stored)
     if errors:
         return errors  # the API server stops before CEL when the structure is wrong
     return cel_failures(schema, stored)
