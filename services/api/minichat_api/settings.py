@@ -56,6 +56,8 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     # An SSE client hears a comment after this long without an event, well inside the idle
     # timeouts of proxies (ingress-nginx: 60 s).
     stream_ping_seconds: float = Field(default=5, gt=0, le=30)
+    # How long one SSE write may wait for a client that has stopped reading.
+    stream_send_timeout_seconds: float = Field(default=30, gt=0)
     checkpoint_every_tokens: int = Field(default=256, ge=1)
     checkpoint_interval_ms: int = Field(default=1000, ge=10)
     runner_heartbeat_ttl_ms: int = Field(default=5000, ge=100)

@@ -88,6 +88,9 @@ async def stream_generation(
         feed,
         # The feed pings on its own after a quiet while; no second timer per client.
         ping=3600,
+        # A client that stops reading is let go (it resumes with Last-Event-ID), rather than
+        # holding its feed, and what is queued for it, for as long as its socket lives.
+        send_timeout=state.settings.stream_send_timeout_seconds,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 

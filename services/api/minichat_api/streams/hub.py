@@ -11,7 +11,9 @@ thousands of connections. So the hub reads for all of them:
 - Every other stream is in one blocking XREAD, which wakes itself (an XADD to its own wake
   stream) when a stream must join the command.
 
-Either way a follower gets the stream's entries in Redis's order, with no gap.
+Either way a follower gets the stream's entries in Redis's order, with no gap. A follower
+that stops taking them (a client that stops reading) holds at most `MAX_QUEUED` of them: it is
+left out until it has taken half, then read for from where it stopped.
 """
 
 from __future__ import annotations
@@ -34,12 +36,17 @@ logger = logging.getLogger(__name__)
 _BLOCK_MS = 1000
 _BATCH = 500
 _WAKE_TIMEOUT = 2.0
+# Entries one follower may hold untaken; beyond that, Redis keeps them for it.
+MAX_QUEUED = 1000
 
 
 @dataclass(eq=False)
 class _Subscriber:
     last: str
     queue: asyncio.Queue[list[StreamEvent]] = field(default_factory=asyncio.Queue)
+    queued: int = 0  # entries in `queue`
+    # Its queue was full: nothing is handed to it until it has taken half.
+    behind: bool = False
 
 
 class StreamHub:
@@ -79,6 +86,11 @@ class StreamHub:
                     batch = await asyncio.wait_for(subscriber.queue.get(), idle_seconds)
                 except TimeoutError:
                     batch = []
+                subscriber.queued -= len(batch)
+                if subscriber.behind and subscriber.queued <= MAX_QUEUED // 2:
+                    # Read for again from its last entry: what it missed is still in Redis.
+                    subscriber.behind = False
+                    self.appended(key)
                 yield batch
         finally:
             followers = self._followers.get(key)
@@ -150,8 +162,14 @@ class StreamHub:
                     self.appended(key)
 
     def _positions(self, keys: Iterable[str]) -> dict[Any, Any]:
-        """Each key's read position: the earliest last id among its subscribers."""
-        return {key: min((s.last for s in self._followers[key]), key=entry_key) for key in keys}
+        """Each key's read position: the earliest last id among its subscribers that take
+        entries (a key whose every subscriber is behind is not read)."""
+        positions = {}
+        for key in keys:
+            taking = [s.last for s in self._followers[key] if not s.behind]
+            if taking:
+                positions[key] = min(taking, key=entry_key)
+        return positions
 
     async def _run(self) -> None:
         while self._followers:
@@ -177,15 +195,22 @@ class StreamHub:
         continue."""
         start = entry_key(position)
         for subscriber in self._followers.get(key, ()):
+            if subscriber.behind:
+                continue
             if entry_key(subscriber.last) < start:
                 # It is further back (it came after the read was sent, or another writer's
                 # entries came between): these would leave a gap, so it gets a read of its own.
                 self.appended(key)
                 continue
             fresh = events_after(events, subscriber.last)
-            if fresh:
-                subscriber.last = fresh[-1].id
-                subscriber.queue.put_nowait(fresh)
+            if not fresh:
+                continue
+            if subscriber.queued and subscriber.queued + len(fresh) > MAX_QUEUED:
+                subscriber.behind = True
+                continue
+            subscriber.last = fresh[-1].id
+            subscriber.queued += len(fresh)
+            subscriber.queue.put_nowait(fresh)
 
 
 def new_wake_key(prefix: str) -> str:
