@@ -121,6 +121,20 @@ def test_the_migration_job_is_named_from_the_tag_and_the_database() -> None:
     assert longest == longest.lower() and not longest.endswith("-")
 
 
+def test_the_migration_job_changes_only_with_what_its_name_is_made_of() -> None:
+    (job,) = by_kind(objects({}), "Job").values()
+    elsewhere = {
+        "api": {"replicas": 5, "resources": {"requests": {"cpu": "3"}}},
+        "observability": {"otlpEndpoint": "http://otel:4318"},
+        "inference": OPENAI,
+        "ingress": {"enabled": True},
+    }
+    assert by_kind(objects(elsewhere), "Job") == {job["metadata"]["name"]: job}
+    for image in ({"pullPolicy": "Always"}, {"repository": "images.example/minichat"}):
+        (other,) = by_kind(objects({"image": image}), "Job")
+        assert other != job["metadata"]["name"]
+
+
 def test_embedded_inference_gets_threads_from_its_cpus() -> None:
     env = env_of(container(objects({}), "Deployment", "demo-inference"))
     assert env["INFERENCE_BACKEND"] == "embedded"
