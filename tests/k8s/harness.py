@@ -25,9 +25,10 @@ class ControlPlane:
     kubeconfig: Path
     tools: Path  # holds kubectl and helm
 
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.tools / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,

@@ -8,6 +8,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from lightkube import Client
 from lightkube.codecs import from_dict
@@ -106,6 +109,32 @@ class OperatorProcess:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+    def reconciles(self) -> float:
+        """How many reconciles the operator has run, read from its /metrics (-1 before it
+        serves them)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as page:
+                text = page.read().decode()
+        except OSError:
+            return -1
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("minichat_operator_reconciles_total{")
+        )
+
+    def wait_idle(self, quiet_seconds: float = 3.0, timeout: float = 60.0) -> None:
+        """Waits until the operator has run no reconcile for quiet_seconds."""
+        deadline = time.monotonic() + timeout
+        last, since = self.reconciles(), time.monotonic()
+        while last < 0 or time.monotonic() - since < quiet_seconds:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the operator kept reconciling for {timeout:.0f}s")
+            time.sleep(0.25)
+            now = self.reconciles()
+            if now != last:
+                last, since = now, time.monotonic()
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")

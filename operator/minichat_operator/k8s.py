@@ -1,0 +1,104 @@
+"""The only module that talks to the Kubernetes API: server-side apply with one field manager,
+create-once for generated Secrets, reads of what a MiniChat owns, and its status subresource."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from lightkube import AsyncClient
+from lightkube.codecs import from_dict
+from lightkube.core.exceptions import ApiError
+from lightkube.core.resource_registry import resource_registry
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.types import PatchType
+
+FIELD_MANAGER = "minichat-operator"
+MiniChat = create_namespaced_resource("minichat.dev", "v1alpha1", "MiniChat", "minichats")
+
+
+class ApiFailure(Exception):
+    """The API server refused a request: its HTTP status code and message."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Cluster:
+    """A Kubernetes API client for the operator; one per process, made at start-up."""
+
+    def __init__(self, client: AsyncClient | None = None) -> None:
+        self._client = client or AsyncClient(field_manager=FIELD_MANAGER)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply; the object as stored. Fields we render are ours (force): a hand
+        edit of them is put back, and fields we leave out (an HPA's replicas) are not touched.
+        An apply that changes nothing writes nothing (the resourceVersion stays)."""
+        try:
+            applied = await self._client.apply(
+                from_dict(obj), field_manager=FIELD_MANAGER, force=True
+            )
+        except ApiError as error:
+            raise ApiFailure(error.status.code or 0, str(error.status.message)) from error
+        return _as_dict(applied)
+
+    async def recreate(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Deletes the object and applies it again: for a hand edit that server-side apply
+        cannot undo (a list entry's key changed, leaving ours and the edited one side by side)."""
+        meta = obj["metadata"]
+        resource = _resource(obj["apiVersion"], obj["kind"])
+        try:
+            await self._client.delete(resource, meta["name"], namespace=meta["namespace"])
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+        return await self.apply(obj)
+
+    async def create_once(self, obj: dict[str, Any]) -> bool:
+        """Creates obj unless it exists, and never changes one that does (generated secrets)."""
+        try:
+            await self._client.create(from_dict(obj), field_manager=FIELD_MANAGER)
+        except ApiError as error:
+            if error.status.code == 409:
+                return False
+            raise
+        return True
+
+    async def get(
+        self, api_version: str, kind: str, namespace: str, name: str
+    ) -> dict[str, Any] | None:
+        try:
+            found = await self._client.get(_resource(api_version, kind), name, namespace=namespace)
+        except ApiError as error:
+            if error.status.code == 404:
+                return None
+            raise
+        return _as_dict(found)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self._client.patch(
+            MiniChat.Status,
+            name,
+            {"status": status},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
+
+    async def minichat(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self.get("minichat.dev/v1alpha1", "MiniChat", namespace, name)
+
+
+def _resource(api_version: str, kind: str) -> Any:
+    resource = resource_registry.load(api_version, kind)
+    if resource is None:
+        raise ValueError(f"lightkube knows no resource {api_version} {kind}")
+    return resource
+
+
+def _as_dict(obj: object) -> dict[str, Any]:
+    result: dict[str, Any] = cast(Any, obj).to_dict()
+    return result
