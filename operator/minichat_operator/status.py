@@ -17,8 +17,12 @@ CONDITION_TYPES = ("Ready", "DatabaseReady", "MigrationsApplied", "Progressing",
 
 @dataclass(frozen=True)
 class ComponentCount:
+    """`stalled`: its rollout has stopped making progress (a Deployment past its
+    progressDeadlineSeconds), as opposed to Pods that are still starting."""
+
     ready: int
     desired: int
+    stalled: bool = False
 
     @property
     def is_ready(self) -> bool:
@@ -145,14 +149,15 @@ def _migrations(migration: Migration) -> Verdict:
 
 
 def _degraded(seen: Observation) -> Verdict:
-    """A failed migration, or a component with no Pod ready after the first rollout."""
+    """A failed migration, or a component whose rollout stalled. Pods still starting (a first
+    rollout, a new tag) are progress, not a failure."""
     if seen.migration.state == "Failed":
         _, reason, message = _migrations(seen.migration)
         serving = f"; {seen.version} keeps serving" if seen.version else ""
         return "True", reason, message + serving
-    down = any(count.desired > 0 and count.ready == 0 for count in seen.components.values())
-    if seen.version and down:
-        return "True", "ComponentUnavailable", f"no Pod ready: {_not_ready(seen.components)}"
+    stalled = {name: count for name, count in seen.components.items() if count.stalled}
+    if stalled:
+        return "True", "ComponentUnavailable", f"rollout stalled: {_not_ready(stalled)}"
     return "False", "AsExpected", "nothing has failed"
 
 

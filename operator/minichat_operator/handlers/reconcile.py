@@ -131,8 +131,18 @@ def _components(
         source = running or obj
         desired = (source.get("spec") or {}).get("replicas")
         ready = ((running or {}).get("status") or {}).get("readyReplicas") or 0
-        counts[component] = statuses.ComponentCount(int(ready), 1 if desired is None else desired)
+        counts[component] = statuses.ComponentCount(
+            int(ready), 1 if desired is None else desired, stalled=_stalled(running)
+        )
     return counts
+
+
+def _stalled(workload: dict[str, Any] | None) -> bool:
+    """A Deployment past its progress deadline (Kubernetes' own verdict on a failing rollout)."""
+    for cond in ((workload or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return True
+    return False
 
 
 def _database_ready(minichat: MiniChat, stored: dict[Key, dict[str, Any]]) -> bool:

@@ -138,12 +138,21 @@ def test_a_failed_migration_is_degraded_with_the_jobs_reason() -> None:
     assert found["MigrationsApplied"]["reason"] == "BackoffLimitExceeded"
 
 
-def test_a_component_with_no_pod_after_the_first_rollout_is_degraded() -> None:
-    status = build(observed(components=counts(redis=(0, 1))), {}, T0)
+def test_a_component_whose_rollout_stalled_is_degraded() -> None:
+    components = {**counts(), "redis": ComponentCount(0, 1, stalled=True)}
+    status = build(observed(components=components), {}, T0)
     found = conditions_of(status)
     assert status["phase"] == "Degraded"
     assert found["Degraded"]["reason"] == "ComponentUnavailable"
     assert "redis 0/1" in str(found["Degraded"]["message"])
+
+
+def test_pods_still_starting_are_progress_not_degradation() -> None:
+    # The api and worker are created with no Pod ready the moment their tag is migrated.
+    status = build(observed(components=counts(api=(0, 2), worker=(0, 1))), {}, T0)
+    found = conditions_of(status)
+    assert status["phase"] == "Progressing"
+    assert found["Degraded"]["status"] == "False"
 
 
 def test_scaling_up_is_progressing_not_degraded() -> None:
