@@ -33,7 +33,7 @@ Quantity = int | Annotated[str, StringConstraints(pattern=QUANTITY)]
 Name = Annotated[str, StringConstraints(max_length=253)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 Image = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Storage = Annotated[str, StringConstraints(pattern=STORAGE)]
+Storage = Annotated[str, StringConstraints(max_length=32, pattern=STORAGE)]
 Replicas = Annotated[int, Field(ge=0, le=100)]
 
 
