@@ -1,4 +1,5 @@
-"""Generation streams inside one process, for the all-in-one mode: same contract as Redis."""
+"""Generation streams inside one process, for the all-in-one mode: same contract as Redis,
+expiry included (what has expired is forgotten, as Redis forgets it)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +22,22 @@ class _Stream:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+# How often, at most, expired streams, cancel flags and heartbeats are looked for.
+_SWEEP_SECONDS = 1.0
+
+
 class MemoryGenerationStreams:
-    def __init__(self, *, retention_seconds: int, max_events: int) -> None:
+    def __init__(
+        self,
+        *,
+        retention_seconds: float,
+        max_events: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._retention = retention_seconds
         self._max_events = max_events
+        self._clock = clock
+        self._next_sweep = clock() + _SWEEP_SECONDS
         self._streams: dict[uuid.UUID, _Stream] = {}
         self._cancels: dict[uuid.UUID, float] = {}
         # One process, one runner listening: a single queue loses no signal between reads.
@@ -38,9 +51,20 @@ class MemoryGenerationStreams:
         self._last_id = (milliseconds, 0) if milliseconds > last_ms else (last_ms, last_seq + 1)
         return f"{self._last_id[0]}-{self._last_id[1]}"
 
+    def _sweep(self) -> None:
+        """Forget what has expired, every `_SWEEP_SECONDS` at most: one pass over everything
+        kept, so the process holds only the streams of the retention window."""
+        now = self._clock()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_SECONDS
+        self._streams = {g: s for g, s in self._streams.items() if s.expires_at > now}
+        self._cancels = {g: at for g, at in self._cancels.items() if at > now}
+        self._runners = {r: at for r, at in self._runners.items() if at > now}
+
     def _live(self, generation_id: uuid.UUID) -> _Stream | None:
         stream = self._streams.get(generation_id)
-        if stream is not None and stream.expires_at <= time.monotonic():
+        if stream is not None and stream.expires_at <= self._clock():
             del self._streams[generation_id]
             return None
         return stream
@@ -50,7 +74,7 @@ class MemoryGenerationStreams:
         stream = self._live(generation_id)
         if stream is None:
             stream = self._streams[generation_id] = _Stream(
-                expires_at=time.monotonic() + self._retention
+                expires_at=self._clock() + self._retention
             )
         return stream
 
@@ -61,6 +85,7 @@ class MemoryGenerationStreams:
         *,
         tokens: int | None = None,
     ) -> list[str]:
+        self._sweep()
         stream = self._open(generation_id)
         if stream.events and stream.events[-1].event == "done":
             return []
@@ -71,7 +96,7 @@ class MemoryGenerationStreams:
             stream.events.append(entry)
             ids.append(entry.id)
         del stream.events[: max(0, len(stream.events) - self._max_events)]
-        stream.expires_at = time.monotonic() + self._retention
+        stream.expires_at = self._clock() + self._retention
         stream.changed.set()
         stream.changed = asyncio.Event()
         return ids
@@ -116,12 +141,13 @@ class MemoryGenerationStreams:
         return stream.events[-1] if stream is not None and stream.events else None
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
-        self._cancels[generation_id] = time.monotonic() + self._retention
+        self._sweep()
+        self._cancels[generation_id] = self._clock() + self._retention
         self._cancel_queue.put_nowait(generation_id)
 
     async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
         expires = self._cancels.get(generation_id)
-        return expires is not None and expires > time.monotonic()
+        return expires is not None and expires > self._clock()
 
     async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         return {g for g in generation_ids if await self.cancel_requested(g)}
@@ -130,10 +156,11 @@ class MemoryGenerationStreams:
         return await self._cancel_queue.get()
 
     async def heartbeat(self, runner_id: str, ttl_ms: int) -> None:
-        self._runners[runner_id] = time.monotonic() + ttl_ms / 1000
+        self._sweep()
+        self._runners[runner_id] = self._clock() + ttl_ms / 1000
 
     async def alive(self, runner_ids: Sequence[str]) -> dict[str, bool]:
-        now = time.monotonic()
+        now = self._clock()
         return {r: self._runners.get(r, 0) > now for r in runner_ids}
 
     async def ping(self) -> None:
