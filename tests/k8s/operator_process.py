@@ -140,6 +140,18 @@ class OperatorProcess:
         return self.log.read_text(errors="replace")
 
 
+def operator_as(
+    control_plane: ControlPlane, namespace: str, account: str, work: Path
+) -> OperatorProcess:
+    """An operator process (not started) that authenticates with a token of the ServiceAccount
+    namespace/account alone, from `kubectl create token`."""
+    issued = control_plane.kubectl("-n", namespace, "create", "token", account, "--duration=3h")
+    assert issued.returncode == 0, issued.stderr
+    kubeconfig = work / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(control_plane.bearer_config(issued.stdout.strip())))
+    return OperatorProcess(kubeconfig=kubeconfig, log=work / "operator.log")
+
+
 @contextmanager
 def run_operator(
     kube: Client, control_plane: ControlPlane, work: Path
@@ -152,13 +164,7 @@ def run_operator(
     for obj in rbac:
         kube.apply(from_dict(obj), field_manager="minichat-tests")
     (account,) = (obj for obj in rbac if obj["kind"] == "ServiceAccount")
-    issued = control_plane.kubectl(
-        "-n", namespace, "create", "token", account["metadata"]["name"], "--duration=3h"
-    )
-    assert issued.returncode == 0, issued.stderr
-    kubeconfig = work / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(control_plane.bearer_config(issued.stdout.strip())))
-    process = OperatorProcess(kubeconfig=kubeconfig, log=work / "operator.log")
+    process = operator_as(control_plane, namespace, account["metadata"]["name"], work)
     process.start()
     try:
         yield process

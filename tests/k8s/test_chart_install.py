@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from lightkube import Client
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
 from tests.k8s.harness import ROOT, ControlPlane, eventually
-from tests.k8s.operator_process import MiniChat, OperatorProcess
+from tests.k8s.operator_process import MiniChat, operator_as
 
 pytestmark = pytest.mark.k8s
 
@@ -99,11 +98,7 @@ def test_install_runs_the_chart_instance_with_the_charts_rbac_then_upgrade_and_u
     )
 
     # kwok runs no containers: the operator runs here, as the chart's ServiceAccount.
-    issued = control_plane.kubectl("-n", namespace, "create", "token", operator_name)
-    assert issued.returncode == 0, issued.stderr
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(control_plane.bearer_config(issued.stdout.strip())))
-    operator = OperatorProcess(kubeconfig=kubeconfig, log=tmp_path / "operator.log")
+    operator = operator_as(control_plane, namespace, operator_name, tmp_path)
     operator.start()
     try:
         eventually(

@@ -26,6 +26,21 @@ def pod_template(**spec: Any) -> dict[str, Any]:
     return {"metadata": {"labels": LABELS}, "spec": {"containers": [container], **spec}}
 
 
+def deployment(name: str, namespace: str, *, replicas: int) -> Any:
+    return from_dict(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": LABELS},
+                "template": pod_template(),
+            },
+        }
+    )
+
+
 def condition(obj: Any, kind: str) -> str | None:
     for cond in (obj.status.conditions or []) if obj.status else []:
         if cond.type == kind:
@@ -36,20 +51,7 @@ def condition(obj: Any, kind: str) -> str | None:
 def test_a_deployment_becomes_available_with_ready_pods_on_kwok_nodes(
     kube: Client, namespace: str
 ) -> None:
-    kube.create(
-        from_dict(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "web", "namespace": namespace},
-                "spec": {
-                    "replicas": 2,
-                    "selector": {"matchLabels": LABELS},
-                    "template": pod_template(),
-                },
-            }
-        )
-    )
+    kube.create(deployment("web", namespace, replicas=2))
 
     def available() -> Deployment | None:
         found = kube.get(Deployment, "web", namespace=namespace)
@@ -119,20 +121,7 @@ def test_deleting_an_owner_garbage_collects_its_dependents(kube: Client, namespa
     )
     dependent = ConfigMap(metadata=ObjectMeta(name="dependent", ownerReferences=[reference]))
     kube.create(dependent, namespace=namespace)
-    kube.create(
-        from_dict(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "web", "namespace": namespace},
-                "spec": {
-                    "replicas": 1,
-                    "selector": {"matchLabels": LABELS},
-                    "template": pod_template(),
-                },
-            }
-        )
-    )
+    kube.create(deployment("web", namespace, replicas=1))
     eventually(lambda: list(kube.list(ReplicaSet, namespace=namespace)), "the ReplicaSet")
 
     kube.delete(ConfigMap, "owner", namespace=namespace)
