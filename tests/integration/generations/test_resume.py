@@ -200,6 +200,41 @@ async def test_a_follower_waiting_when_the_done_is_lost_still_gets_it(
     assert [e.data for e in received] == [e.data for e in done.events]
 
 
+async def test_a_follower_whose_stream_is_lost_gets_the_stored_closing_events(
+    fast_redis_client: httpx.AsyncClient, redis_prefix: str, db: psycopg.AsyncConnection
+) -> None:
+    """The stream expires (or Redis loses it) while a follower waits on a generation that
+    another process then ends as failed: the follower is closed from the database with what
+    a stream's end says, the error with its reason, the usage, then `done`."""
+    done = await answered(fast_redis_client)
+    await _lose_the_closing_events(redis_prefix, done.generation_id)  # it was still running
+    connection = redis.Redis.from_url(REDIS_URL)
+    await connection.set(f"{redis_prefix}runner:elsewhere", "1", px=60_000)
+    await db.execute(
+        "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s",
+        (done.generation_id,),
+    )
+    follower = asyncio.create_task(
+        collect(fast_redis_client, done.url, done.account.headers, last_event_id=done.events[2].id)
+    )
+    await asyncio.sleep(0.5)
+    await db.execute(
+        "UPDATE generations SET status = 'failed', error_code = 'inference_disconnected',"
+        " error_message = 'the connection was lost', prompt_tokens = 7,"
+        " completion_tokens = 11 WHERE id = %s",
+        (done.generation_id,),
+    )
+    await connection.delete(f"{redis_prefix}gen:{done.generation_id}")
+    await connection.aclose()
+    received = await asyncio.wait_for(follower, 15)
+    assert received[:-3] == done.events[3:-2]
+    assert [(e.event, e.data) for e in received[-3:]] == [
+        ("error", {"code": "inference_disconnected", "message": "the connection was lost"}),
+        ("usage", {"prompt_tokens": 7, "completion_tokens": 11}),
+        ("done", {"status": "failed"}),
+    ]
+
+
 @pytest.mark.parametrize(
     "last_event_id",
     [

@@ -128,7 +128,7 @@ async def _live(
                 logger.warning("generation %s: stream unreadable (%r)", generation_id, exc)
                 ended = await _stored_replay(generation_id, endings)
                 if ended is not None:
-                    yield frame(ended[-1:])
+                    yield frame(_closing(ended))
                     return
                 yield _PING
                 continue
@@ -149,7 +149,7 @@ async def _live(
             # The stream expired or was lost while we waited: end with what the database knows.
             replay = await _stored_replay(generation_id, endings)
             if replay is not None:
-                yield frame(replay[-1:])
+                yield frame(_closing(replay))
                 return
             yield _PING  # not written yet: queued, or its model server is busy
         else:
@@ -167,6 +167,13 @@ def _replay_after(replay: list[StreamEvent], after: str | None) -> list[StreamEv
     and the whole text is in the chat's messages."""
     if after is None or entry_key(after) <= entry_key(replay[-1].id):
         return events_after(replay, after)
+    return _closing(replay)
+
+
+def _closing(replay: list[StreamEvent]) -> list[StreamEvent]:
+    """The closing events of a stored replay (`error` when there was one, `usage`, `done`):
+    what every path that ends a stream from the database sends a client whose text so far is
+    its own (the whole answer is in the chat's messages)."""
     return [event for event in replay if event.event != "delta"]
 
 
