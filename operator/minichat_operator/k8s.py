@@ -10,9 +10,22 @@ from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_namespaced_resource
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, PatchType
 
 FIELD_MANAGER = "minichat-operator"
+# What a reconcile prunes when the spec no longer asks for it (an autoscaler or an ingress
+# turned off, an old tag's migration Job). Never Secrets: a managed database's credentials
+# stay with its volumes, and generated ones are never rewritten.
+PRUNABLE = (
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("v1", "Service"),
+    ("batch/v1", "Job"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("networking.k8s.io/v1", "Ingress"),
+)
 MiniChat = create_namespaced_resource("minichat.dev", "v1alpha1", "MiniChat", "minichats")
 
 
@@ -57,6 +70,33 @@ class Cluster:
             if error.status.code != 404:
                 raise
         return await self.apply(obj)
+
+    async def owned(self, namespace: str, owner_uid: str) -> list[tuple[str, str, str]]:
+        """(apiVersion, kind, name) of every prunable object the MiniChat owner_uid controls."""
+        found = []
+        labels: dict[str, Any] = {"app.kubernetes.io/managed-by": FIELD_MANAGER}
+        for api_version, kind in PRUNABLE:
+            async for obj in self._client.list(
+                _resource(api_version, kind), namespace=namespace, labels=labels
+            ):
+                meta = _as_dict(obj)["metadata"]
+                refs = meta.get("ownerReferences") or []
+                if any(ref.get("uid") == owner_uid and ref.get("controller") for ref in refs):
+                    found.append((api_version, kind, meta["name"]))
+        return found
+
+    async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        """Deletes the object and, in the background, what it owns (a Job's Pods)."""
+        try:
+            await self._client.delete(
+                _resource(api_version, kind),
+                name,
+                namespace=namespace,
+                cascade=CascadeType.BACKGROUND,
+            )
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
 
     async def create_once(self, obj: dict[str, Any]) -> bool:
         """Creates obj unless it exists, and never changes one that does (generated secrets)."""

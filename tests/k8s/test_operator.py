@@ -12,8 +12,10 @@ import yaml
 from lightkube import Client
 from lightkube.codecs import from_dict
 from lightkube.resources.apps_v1 import Deployment, StatefulSet
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret, Service
+from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
 from tests.k8s.harness import ROOT, ControlPlane, eventually
@@ -23,7 +25,15 @@ pytestmark = pytest.mark.k8s
 
 EXAMPLE = ROOT / "examples" / "minichat.yaml"
 API_VERSION = "minichat.dev/v1alpha1"
-OWNED_KINDS = (Deployment, StatefulSet, Service, Secret, Job)
+OWNED_KINDS = (
+    Deployment,
+    StatefulSet,
+    Service,
+    Secret,
+    Job,
+    HorizontalPodAutoscaler,
+    PodDisruptionBudget,
+)
 COMPONENTS = {"api", "inference", "worker", "web", "postgres", "redis", "rabbitmq"}
 
 
@@ -188,9 +198,13 @@ def test_scaling_the_api_changes_only_the_api_deployment(
     operator.wait_idle()
     after = versions(owned(kube, namespace, "scaled"))
     changed = {key for key in after if after[key] != before.get(key)}
-    # Only the api moves: its Deployment, and the Pods' rollout reflected in its own status.
-    assert {key for key in changed if key[0] != "Deployment"} == set()
-    assert {key[1] for key in changed} <= {api["metadata"]["name"]}
+    # Only the api moves: its Deployment (and its rollout in its own status), and its
+    # disruption budget, whose minAvailable follows the replicas.
+    assert ("Deployment", api["metadata"]["name"]) in changed
+    assert changed <= {
+        ("Deployment", api["metadata"]["name"]),
+        ("PodDisruptionBudget", api["metadata"]["name"]),
+    }
 
 
 def test_a_new_tag_migrates_before_it_rolls_out_and_a_failed_migration_degrades(
@@ -311,3 +325,27 @@ def test_deleting_a_minichat_removes_its_children_and_its_data_only_when_asked(
         eventually(lambda: not claim_names(kube, namespace), "the claims to be deleted", 60)
     else:
         assert claim_names(kube, namespace) == claims
+
+
+def test_what_the_spec_no_longer_asks_for_is_removed(
+    kube: Client, namespace: str, operator: OperatorProcess
+) -> None:
+    autoscaled = {"enabled": True, "minReplicas": 2, "maxReplicas": 4}
+    create(kube, namespace, "pruned", {"api": {"replicas": 2, "autoscaling": autoscaled}})
+    wait_ready(kube, namespace, "pruned", operator)
+    kinds = {kind for kind, _ in owned(kube, namespace, "pruned")}
+    assert {"HorizontalPodAutoscaler", "PodDisruptionBudget"} <= kinds
+
+    patch(
+        kube,
+        "pruned",
+        {"spec": {"api": {"replicas": 1, "autoscaling": {"enabled": False}}}},
+        namespace=namespace,
+    )
+
+    def gone() -> bool:
+        kinds = {kind for kind, _ in owned(kube, namespace, "pruned")}
+        return not kinds & {"HorizontalPodAutoscaler", "PodDisruptionBudget"}
+
+    eventually(gone, "the autoscaler and the disruption budget to be removed", 30)
+    assert component(kube, namespace, "pruned", "api")["spec"]["replicas"] == 1

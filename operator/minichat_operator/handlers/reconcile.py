@@ -53,6 +53,7 @@ async def _reconcile(cluster: Cluster, body: dict[str, Any]) -> str:
         serving = tag  # migrated: the api and worker move to it
         rollout = render(minichat, _unused(), serving_tag=serving)
         stored.update(await _apply(cluster, body, rollout))
+    await _prune(cluster, body, render(minichat, _unused(), serving_tag=serving))
     wanted = render(minichat, _unused(), serving_tag=tag)
     seen = statuses.Observation(
         generation=int(body["metadata"].get("generation") or 0),
@@ -99,6 +100,20 @@ async def _apply(
     if failed:
         raise kopf.TemporaryError("could not apply " + "; ".join(failed), delay=10)
     return stored
+
+
+async def _prune(cluster: Cluster, body: dict[str, Any], manifest: Manifest) -> None:
+    """Deletes what this MiniChat owns and its spec no longer asks for."""
+    meta = body["metadata"]
+    kept = {(obj["kind"], obj["metadata"]["name"]) for obj in manifest.objects}
+    for api_version, kind, name in await cluster.owned(meta["namespace"], meta["uid"]):
+        if (kind, name) not in kept:
+            await cluster.delete(api_version, kind, meta["namespace"], name)
+            kopf.info(
+                _body(body),
+                reason="Pruned",
+                message=f"deleted {kind} {name}: no longer in the spec",
+            )
 
 
 def _migration(stored: dict[Key, dict[str, Any]], tag: str) -> statuses.Migration:
