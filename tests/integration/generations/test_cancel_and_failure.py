@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis.asyncio as redis
 
 from minichat_api.generation.runner import FreshStart
 from minichat_api.generation.upstream import ChatTurn
 from minichat_api.settings import ApiSettings
 from minichat_api.state import AppState
+from tests.conftest import REDIS_URL
 from tests.factories import register, start_generation
 from tests.integration.generations.conftest import running_api, scripted_env
 from tests.processes import Service, serve, stop
@@ -136,6 +138,35 @@ async def test_cancel_racing_completion_ends_in_one_state(
                 assert (await cursor.fetchone()) == (1,)
                 outcomes[final] = outcomes.get(final, 0) + 1
     assert sum(outcomes.values()) == 30
+
+
+async def test_a_cancel_waiting_while_the_chat_is_deleted_is_404(
+    fast_redis_client: httpx.AsyncClient, redis_prefix: str, db: psycopg.AsyncConnection
+) -> None:
+    """The generation runs in another process, which has not answered the cancel yet when its
+    chat is deleted: the waiting cancel learns of it from the stream's done, and answers that
+    the generation is gone."""
+    client = fast_redis_client
+    account = await register(client)
+    generation = await start_generation(client, account)
+    await collect(client, f"/api/generations/{generation['id']}/stream", account.headers)
+    connection = redis.Redis.from_url(REDIS_URL)
+    await connection.set(f"{redis_prefix}runner:elsewhere", "1", px=60_000)
+    await connection.delete(f"{redis_prefix}gen:{generation['id']}")
+    await connection.aclose()
+    await db.execute(
+        "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s",
+        (generation["id"],),
+    )
+    cancel = asyncio.create_task(
+        client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
+    )
+    await asyncio.sleep(0.3)
+    deleted = await client.delete(f"/api/chats/{generation['chat_id']}", headers=account.headers)
+    assert deleted.status_code == 204
+    canceled = await asyncio.wait_for(cancel, 5)
+    assert canceled.status_code == 404, canceled.text
+    assert canceled.json()["error"]["code"] == "generation_not_found"
 
 
 async def test_unreachable_inference_fails_cleanly(

@@ -4,7 +4,9 @@ cancelling, and ending the generations of a deleted chat."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,10 +18,12 @@ from minichat.statuses import GenerationStatus
 from minichat_api.generation import endings, store
 from minichat_api.generation.prompt import prompt_from
 from minichat_api.generation.runner import FreshStart, GenerationRunner
-from minichat_api.streams import GenerationStreams
+from minichat_api.streams import GenerationStreams, StreamEvent
 from minichat_api.streams.closing import Ending
 from minichat_api.usecases import chats
 from minichat_api.usecases.audit import RequestContext
+
+logger = logging.getLogger(__name__)
 
 
 class GenerationService:
@@ -46,8 +50,9 @@ class GenerationService:
     2. A queued generation is canceled right here, by the same guarded UPDATE as every other
        transition, and its stream gets its closing events.
     3. A streaming one is stopped by the process that runs it, which alone writes its end, so
-       the database and the stream's `done` always agree; the request waits up to
-       `wait_seconds` for that end, then answers the state the generation has.
+       the database and the stream's `done` always agree; the request follows the stream for
+       up to `wait_seconds`, until that `done`, then answers the state the database has (404
+       if the chat was deleted meanwhile).
     """
 
     def __init__(
@@ -137,16 +142,34 @@ class GenerationService:
         if canceled is not None:
             await self._streams.append(generation_id, Ending(GenerationStatus.CANCELED).events())
             return canceled
-        deadline = asyncio.get_running_loop().time() + wait_seconds
-        while True:
-            current = await store.load(session, generation_id)
-            await session.commit()
-            assert current is not None
-            if GenerationStatus(current.status).is_terminal:
-                return current
-            if asyncio.get_running_loop().time() >= deadline:
-                return current
-            await asyncio.sleep(0.02)
+        await self._until_done(generation_id, wait_seconds)
+        current = await store.load(session, generation_id)
+        await session.commit()
+        if current is None:  # deleted with its chat meanwhile
+            raise store.generation_not_found()
+        return current
+
+    async def _until_done(self, generation_id: uuid.UUID, seconds: float) -> None:
+        """Wait up to `seconds` for the stream's `done`, which its runner writes once the end
+        is committed (as does a chat's deletion)."""
+        follower: AsyncIterator[list[StreamEvent]] | None = None
+        try:
+            async with asyncio.timeout(seconds):
+                newest = await self._streams.last_event(generation_id)
+                if newest is not None and newest.event == "done":
+                    return
+                after = newest.id if newest is not None else None
+                follower = self._streams.follow(generation_id, after, idle_seconds=seconds)
+                async for batch in follower:
+                    if any(event.event == "done" for event in batch):
+                        return
+        except TimeoutError:
+            return
+        except Exception as exc:  # the answer is the state the database has now
+            logger.warning("generation %s: cannot wait for its end: %r", generation_id, exc)
+        finally:
+            if isinstance(follower, AsyncGenerator):
+                await follower.aclose()
 
     async def delete_chat(
         self,
