@@ -49,7 +49,8 @@ COPY --from=python-build /opt/operator /opt/operator
 ENV PATH=/opt/operator/bin:$PATH
 USER 10001
 EXPOSE 8080
-CMD ["minichat", "operator"]
+ENTRYPOINT ["minichat"]
+CMD ["operator"]
 
 FROM ${NODE_IMAGE} AS web-build
 WORKDIR /web
@@ -64,8 +65,7 @@ COPY --from=web-build /web/dist /usr/share/nginx/html
 COPY web/nginx.conf.template /etc/nginx/templates/default.conf.template
 EXPOSE 8080
 
-# The default target, last so that a plain `docker build .` gives it.
-FROM python-runtime AS minichat
+FROM python-runtime AS app
 # libgomp: llama.cpp's CPU threads (OpenMP).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 \
@@ -77,4 +77,15 @@ USER 10001
 # No HEALTHCHECK: the image runs every component, each on its own port or none; the probes are
 # the operator's (/healthz, /readyz on each component's port).
 EXPOSE 8000 8001
-CMD ["minichat", "api", "--host", "0.0.0.0"]
+# A Pod's args name the subcommand (the operator sets `args: [api, --host, ...]`).
+ENTRYPOINT ["minichat"]
+CMD ["api", "--host", "0.0.0.0"]
+
+# skaffold's sync profile: the same image, whose components restart when a Python file of
+# MiniChat is synced into them (scripts/dev-entrypoint.sh).
+FROM app AS dev
+COPY --chmod=755 scripts/dev-entrypoint.sh /usr/local/bin/minichat-dev
+ENTRYPOINT ["minichat-dev"]
+
+# The default target, last so that a plain `docker build .` gives it.
+FROM app AS minichat
