@@ -143,9 +143,9 @@ async def test_cancel_racing_completion_ends_in_one_state(
 async def test_a_cancel_waiting_while_the_chat_is_deleted_is_404(
     fast_redis_client: httpx.AsyncClient, redis_prefix: str, db: psycopg.AsyncConnection
 ) -> None:
-    """The generation runs in another process, which has not answered the cancel yet when its
-    chat is deleted: the waiting cancel learns of it from the stream's done, and answers that
-    the generation is gone."""
+    """The generation runs in another process, which does not answer cancels (it is about to
+    be presumed dead): a cancel waiting on it when the deletion of its chat ends it learns of
+    that from the stream's done, and answers that the generation is gone."""
     client = fast_redis_client
     account = await register(client)
     generation = await start_generation(client, account)
@@ -158,13 +158,14 @@ async def test_a_cancel_waiting_while_the_chat_is_deleted_is_404(
         "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s",
         (generation["id"],),
     )
-    cancel = asyncio.create_task(
-        client.post(f"/api/generations/{generation['id']}/cancel", headers=account.headers)
+    deleted = asyncio.create_task(
+        client.delete(f"/api/chats/{generation['chat_id']}", headers=account.headers)
     )
-    await asyncio.sleep(0.3)
-    deleted = await client.delete(f"/api/chats/{generation['chat_id']}", headers=account.headers)
-    assert deleted.status_code == 204
-    canceled = await asyncio.wait_for(cancel, 5)
+    await asyncio.sleep(0.3)  # the deletion waits for the runner's end, which never comes
+    canceled = await client.post(
+        f"/api/generations/{generation['id']}/cancel", headers=account.headers
+    )
+    assert (await deleted).status_code == 204
     assert canceled.status_code == 404, canceled.text
     assert canceled.json()["error"]["code"] == "generation_not_found"
 

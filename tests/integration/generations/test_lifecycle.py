@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import psycopg
 import pytest
 
 from minichat_inference.backends.scripted import scripted_text
@@ -83,6 +84,31 @@ async def test_deleting_the_chat_mid_stream_ends_the_stream(
     assert received[-1].event == "done"
     assert received[-1].data == {"status": "canceled"}
     assert len(received) < 20  # the model was stopped, not left to finish its answer
+
+
+async def test_deleting_the_chat_mid_stream_still_counts_the_tokens_spent(
+    slow_client: httpx.AsyncClient, db: psycopg.AsyncConnection
+) -> None:
+    """The answer's tokens were computed and are billed: its usage event is written with
+    them, though the generation goes with its chat."""
+    account = await register(slow_client)
+    generation = await start_generation(slow_client, account)
+    url = f"/api/generations/{generation['id']}/stream"
+    seen = await collect(slow_client, url, account.headers, stop_after=5)
+    deleted = await slow_client.delete(
+        f"/api/chats/{generation['chat_id']}", headers=account.headers
+    )
+    assert deleted.status_code == 204
+    cursor = await db.execute(
+        "SELECT payload->>'status', (payload->>'completion_tokens')::int FROM outbox"
+        " WHERE event_type = 'usage_event' AND payload->>'generation_id' = %s",
+        (generation["id"],),
+    )
+    usage = await cursor.fetchall()
+    assert len(usage) == 1
+    status, completion_tokens = usage[0]
+    assert status == "canceled"
+    assert completion_tokens >= len(seen)
 
 
 async def test_idempotency_key_returns_the_same_generation(

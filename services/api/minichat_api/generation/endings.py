@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +12,7 @@ from minichat_api import metrics
 from minichat_api.generation import store
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.closing import Ending
+from minichat_api.usecases.audit import RequestContext
 
 
 async def record_end(
@@ -51,9 +52,41 @@ async def record_end(
     return True
 
 
-async def end_deleted(streams: GenerationStreams, generation_ids: Sequence[uuid.UUID]) -> None:
-    """Generations deleted with their chat while running: their model stops, and their
-    streams' followers get the `done` that no runner can write any more (its row is gone)."""
-    for generation_id in generation_ids:
+async def cancel_for_deletion(
+    session: AsyncSession, chat_id: uuid.UUID, context: RequestContext
+) -> dict[uuid.UUID, Ending]:
+    """In the transaction that deletes the chat: its generations still running end canceled,
+    with their usage event, counting the tokens of their last checkpoint (their runner did not
+    end them in time, and will find nothing left to end)."""
+    ended: dict[uuid.UUID, Ending] = {}
+    for generation_id in await store.running_in_chat(session, chat_id):
+        generation = await store.load(session, generation_id)
+        if generation is None:
+            continue
+        ending = Ending(
+            GenerationStatus.CANCELED,
+            prompt_tokens=generation.prompt_tokens or 0,
+            completion_tokens=generation.completion_tokens or 0,
+        )
+        finished = await store.finish(
+            session,
+            generation_id,
+            ending.status,
+            runner_id=None,
+            text="",  # its message would go with the chat
+            prompt_tokens=ending.prompt_tokens,
+            completion_tokens=ending.completion_tokens,
+            ttft_ms=generation.ttft_ms,
+            context=context,
+        )
+        if finished is not None:
+            ended[generation_id] = ending
+    return ended
+
+
+async def end_deleted(streams: GenerationStreams, ended: Mapping[uuid.UUID, Ending]) -> None:
+    """Generations ended with their deleted chat: their model stops, and their streams'
+    followers get the closing events that no runner can write any more (its row is gone)."""
+    for generation_id, ending in ended.items():
         await streams.request_cancel(generation_id)
-        await streams.append(generation_id, Ending(GenerationStatus.CANCELED).events())
+        await streams.append(generation_id, ending.events())

@@ -178,10 +178,17 @@ class GenerationService:
         chat_id: uuid.UUID,
         context: RequestContext,
     ) -> None:
-        """Delete a chat, stopping the answer it may be running."""
-        running = await store.running_in_chat(session, chat_id, user_id)
+        """Delete a chat, stopping the answer it may be running. That answer is canceled first,
+        so its end, usage event included, is written with the tokens it spent: by its runner
+        when it stops within the cancel's wait, else here, with its last checkpoint's count."""
+        for generation_id in await store.running_in_chat(session, chat_id, user_id):
+            await self.cancel(session, user_id, generation_id, context)
+        # With the chat row locked, a create racing this deletion has either committed (and
+        # is ended here) or will find no chat.
+        await chats.lock_chat(session, user_id, chat_id)
+        unended = await endings.cancel_for_deletion(session, chat_id, context)
         await chats.delete_chat(session, user_id, chat_id, context)
-        await endings.end_deleted(self._streams, running)
+        await endings.end_deleted(self._streams, unended)
 
 
 async def refuse_while_answering(

@@ -48,6 +48,16 @@ async def get_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
     return chat
 
 
+async def lock_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID) -> None:
+    """Hold the chat's row until the transaction ends: what changes the chat's messages or
+    answers (a message, an answer's start, the chat's deletion) takes turns."""
+    locked = await session.scalar(
+        select(Chat.id).where(Chat.id == chat_id, Chat.user_id == user_id).with_for_update()
+    )
+    if locked is None:
+        raise chat_not_found()
+
+
 async def list_chats(
     session: AsyncSession, user_id: uuid.UUID, *, cursor: str | None, limit: int
 ) -> tuple[list[Chat], str | None]:
