@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.db.base import utcnow
-from minichat.db.models import Generation
+from minichat.db.models import Generation, Message
 from minichat.errors import Conflict
 from minichat.statuses import GenerationStatus
 from minichat_api.generation import endings, store
@@ -20,7 +20,7 @@ from minichat_api.generation.prompt import prompt_from
 from minichat_api.generation.runner import FreshStart, GenerationRunner
 from minichat_api.streams import GenerationStreams, StreamEvent
 from minichat_api.streams.closing import Ending
-from minichat_api.usecases import chats
+from minichat_api.usecases import chats, messages
 from minichat_api.usecases.audit import RequestContext
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,10 @@ class GenerationService:
     """How a generation is created and canceled, step by step.
 
     Create (`POST /api/chats/{id}/generations`):
-    1. One query checks that the chat is the caller's and no answer runs in it, and reads its
-       history up to the last user message. A request whose Idempotency-Key was seen before
-       answers that request's generation and goes no further.
+    1. A request whose Idempotency-Key was seen before answers that request's generation and
+       goes no further. The chat's row is locked until the commit (as posting a message locks
+       it), then one query checks that the chat is the caller's and no answer runs in it, and
+       reads its history up to the last user message.
     2. The runner gets the prompt before the row is written (`FreshStart`), so the model
        computes the first token while the row commits. `start_fresh` returns once the model
        has been asked, or at once when no slot is free (the generation then waits, `queued`).
@@ -75,6 +76,9 @@ class GenerationService:
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
             return earlier
+        # Its own statement, before the history is read: a message committed while the lock
+        # was awaited is then in the history this answer answers.
+        await chats.lock_chat(session, user_id, chat_id)
         rows = await store.creation_rows(session, user_id, chat_id)
         if not rows:
             raise chats.chat_not_found()
@@ -191,14 +195,18 @@ class GenerationService:
         await endings.end_deleted(self._streams, unended)
 
 
-async def refuse_while_answering(
-    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
-) -> None:
-    """409 `generation_in_progress` while an answer is being written in the chat: a message
-    posted now would sort before that answer, which answers the message before it."""
+async def post_message(
+    session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID, content: str
+) -> Message:
+    """A user message at the end of the chat; 409 `generation_in_progress` while an answer is
+    being written there: the message would sort before that answer, which answers the message
+    before it. The chat row is locked first, as a create locks it, so of a message and a
+    create racing, either the answer answers the message or the message is refused."""
+    await chats.lock_chat(session, user_id, chat_id)
     running = await store.running_in_chat(session, chat_id, user_id)
     if running:
         raise store.in_progress(running[0])
+    return await messages.post_user_message(session, user_id, chat_id, content)
 
 
 async def _save(

@@ -105,6 +105,5 @@ async def list_messages(
 async def post_message(
     chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user_id: CurrentUserId
 ) -> MessagePublic:
-    await service.refuse_while_answering(session, user_id, chat_id)
-    message = await messages.post_user_message(session, user_id, chat_id, body.content)
+    message = await service.post_message(session, user_id, chat_id, body.content)
     return MessagePublic.model_validate(message)
