@@ -25,8 +25,13 @@ PRUNABLE = (
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("networking.k8s.io/v1", "Ingress"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
 )
 MiniChat = create_namespaced_resource("minichat.dev", "v1alpha1", "MiniChat", "minichats")
+# The Prometheus Operator's, rendered when spec.observability.serviceMonitor is on.
+create_namespaced_resource("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors")
+# Keeps a Deployment's replicas when the operator stops setting them (an autoscaler takes over).
+HANDOFF_MANAGER = "minichat-operator-handoff"
 
 
 class ApiFailure(Exception):
@@ -55,8 +60,10 @@ class Cluster:
             applied = await self._client.apply(
                 from_dict(obj), field_manager=FIELD_MANAGER, force=True
             )
-        except ApiError as error:
-            raise ApiFailure(error.status.code or 0, str(error.status.message)) from error
+        except Exception as error:
+            if (failure := _failure(error)) is None:
+                raise
+            raise failure from error
         return _as_dict(applied)
 
     async def recreate(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +83,46 @@ class Cluster:
         found = []
         labels: dict[str, Any] = {"app.kubernetes.io/managed-by": FIELD_MANAGER}
         for api_version, kind in PRUNABLE:
-            async for obj in self._client.list(
-                _resource(api_version, kind), namespace=namespace, labels=labels
-            ):
-                meta = _as_dict(obj)["metadata"]
-                refs = meta.get("ownerReferences") or []
-                if any(ref.get("uid") == owner_uid and ref.get("controller") for ref in refs):
-                    found.append((api_version, kind, meta["name"]))
+            try:
+                async for obj in self._client.list(
+                    _resource(api_version, kind), namespace=namespace, labels=labels
+                ):
+                    meta = _as_dict(obj)["metadata"]
+                    refs = meta.get("ownerReferences") or []
+                    if any(ref.get("uid") == owner_uid and ref.get("controller") for ref in refs):
+                        found.append((api_version, kind, meta["name"]))
+            except Exception as error:
+                if _status_code(error) != 404:  # 404: a kind this cluster lacks (ServiceMonitor)
+                    raise
         return found
+
+    async def hand_over_replicas(self, namespace: str, name: str) -> None:
+        """Before an apply that leaves out a Deployment's replicas (an autoscaler owns them now),
+        another field manager takes the current count over: dropped by its only owner, the
+        field would fall back to its default of 1 Pod until the autoscaler acts."""
+        live = await self.get("apps/v1", "Deployment", namespace, name)
+        if live is None or not _owns_replicas(live):
+            return
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": live["spec"]["replicas"]},
+        }
+        try:
+            await self._client.patch(
+                _resource("apps/v1", "Deployment"),
+                name,
+                body,
+                namespace=namespace,
+                patch_type=PatchType.APPLY,
+                field_manager=HANDOFF_MANAGER,
+                force=True,
+            )
+        except Exception as error:
+            if (failure := _failure(error)) is None:
+                raise
+            raise failure from error
 
     async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         """Deletes the object and, in the background, what it owns (a Job's Pods)."""
@@ -130,6 +169,32 @@ class Cluster:
 
     async def minichat(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self.get("minichat.dev/v1alpha1", "MiniChat", namespace, name)
+
+
+def _failure(error: Exception) -> ApiFailure | None:
+    """A refused request as an ApiFailure; None for any other error."""
+    code = _status_code(error)
+    if code is None:
+        return None
+    message = str(error.status.message) if isinstance(error, ApiError) else str(error)
+    return ApiFailure(code, message)
+
+
+def _status_code(error: Exception) -> int | None:
+    """The HTTP status of a refused request: an ApiError's, or the HTTP client's own error,
+    which lightkube lets through while it streams a list."""
+    if isinstance(error, ApiError):
+        return error.status.code
+    response = getattr(error, "response", None)
+    code = getattr(response, "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def _owns_replicas(deployment: dict[str, Any]) -> bool:
+    for entry in deployment["metadata"].get("managedFields") or []:
+        if entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply":
+            return "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+    return False
 
 
 def _resource(api_version: str, kind: str) -> Any:

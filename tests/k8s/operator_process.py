@@ -136,6 +136,9 @@ class OperatorProcess:
             if now != last:
                 last, since = now, time.monotonic()
 
+    def is_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
 

@@ -349,3 +349,35 @@ def test_what_the_spec_no_longer_asks_for_is_removed(
 
     eventually(gone, "the autoscaler and the disruption budget to be removed", 30)
     assert component(kube, namespace, "pruned", "api")["spec"]["replicas"] == 1
+
+
+def test_turning_autoscaling_on_keeps_the_running_replicas(
+    kube: Client, namespace: str, operator: OperatorProcess
+) -> None:
+    create(kube, namespace, "handoff", {"api": {"replicas": 3}})
+    wait_ready(kube, namespace, "handoff", operator)
+
+    autoscaled = {"enabled": True, "minReplicas": 2, "maxReplicas": 6}
+    patch(kube, "handoff", {"spec": {"api": {"autoscaling": autoscaled}}}, namespace=namespace)
+    eventually(
+        lambda: ("HorizontalPodAutoscaler", "handoff-api") in owned(kube, namespace, "handoff"),
+        "the autoscaler",
+    )
+    operator.wait_idle()
+
+    # The operator no longer sets replicas; they stay what ran until the autoscaler decides
+    # (kwok serves no metrics), never the Deployment default of 1.
+    assert component(kube, namespace, "handoff", "api")["spec"]["replicas"] == 3
+
+
+def test_a_kind_the_cluster_lacks_is_reported_not_crashed_on(
+    kube: Client, namespace: str, operator: OperatorProcess
+) -> None:
+    create(kube, namespace, "monitored", {"observability": {"serviceMonitor": True}})
+
+    def reported() -> bool:
+        status = status_of(kube, namespace, "monitored")
+        return bool(status) and operator.is_alive()
+
+    eventually(reported, "a status despite the missing ServiceMonitor kind", 60)
+    assert "ServiceMonitor" in operator.logs()

@@ -43,6 +43,10 @@ app.kubernetes.io/component: operator
 - apiGroups: [minichat.dev]
   resources: [minichats/status]
   verbs: [get, patch]
+# Owner references with blockOwnerDeletion need it where the API server enforces them.
+- apiGroups: [minichat.dev]
+  resources: [minichats/finalizers]
+  verbs: [update]
 - apiGroups: [""]
   resources: [services, secrets, configmaps, serviceaccounts]
   verbs: [get, list, watch, create, patch, delete]
@@ -69,5 +73,9 @@ app.kubernetes.io/component: operator
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies, ingresses]
+  verbs: [get, list, watch, create, patch, delete]
+# spec.observability.serviceMonitor, where the Prometheus Operator is installed.
+- apiGroups: [monitoring.coreos.com]
+  resources: [servicemonitors]
   verbs: [get, list, watch, create, patch, delete]
 {{- end -}}

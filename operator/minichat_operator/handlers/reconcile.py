@@ -47,12 +47,13 @@ async def _reconcile(cluster: Cluster, body: dict[str, Any]) -> str:
     for secret in manifest.generated:
         if await cluster.create_once(secret):
             kopf.info(_body(body), reason="SecretGenerated", message=_named("generated", secret))
-    stored = await _apply(cluster, body, manifest)
+    failed: list[str] = []
+    stored = await _apply(cluster, body, manifest, failed)
     migration = _migration(stored, tag)
     if migration.state == "Succeeded" and serving != tag:
         serving = tag  # migrated: the api and worker move to it
         rollout = render(minichat, _unused(), serving_tag=serving)
-        stored.update(await _apply(cluster, body, rollout))
+        stored.update(await _apply(cluster, body, rollout, failed))
     await _prune(cluster, body, render(minichat, _unused(), serving_tag=serving))
     wanted = render(minichat, _unused(), serving_tag=tag)
     seen = statuses.Observation(
@@ -68,6 +69,10 @@ async def _reconcile(cluster: Cluster, body: dict[str, Any]) -> str:
         meta = body["metadata"]
         await cluster.patch_status(meta["namespace"], meta["name"], status)
         _announce(body, previous, status)
+    if failed:
+        problem = "could not apply " + "; ".join(failed)
+        kopf.warn(_body(body), reason="ApplyFailed", message=problem)
+        raise kopf.TemporaryError(problem, delay=30)
     return str(status["phase"]).lower()
 
 
@@ -81,24 +86,29 @@ def _named(verb: str, obj: dict[str, Any]) -> str:
 
 
 async def _apply(
-    cluster: Cluster, body: dict[str, Any], manifest: Manifest
+    cluster: Cluster, body: dict[str, Any], manifest: Manifest, failed: list[str]
 ) -> dict[Key, dict[str, Any]]:
-    """Applies every object, also after one fails (the others still converge); then raises a
-    TemporaryError naming the failures, so Kopf tries again."""
-    stored, failed = {}, []
+    """Applies every object, also after one fails (the others still converge); the failures go
+    to `failed`, for the reconcile to report once the status is written."""
+    stored = {}
     for obj in manifest.applied:
         key = (obj["kind"], obj["metadata"]["name"])
         try:
+            if obj["kind"] == "Deployment" and "replicas" not in obj["spec"]:
+                await cluster.hand_over_replicas(obj["metadata"]["namespace"], key[1])
             stored[key] = await cluster.apply(obj)
         except ApiFailure as error:
+            if error.code == 404:
+                failed.append(
+                    f"{key[0]} {key[1]}: this cluster has no such kind ({obj['apiVersion']})"
+                )
+                continue
             if error.code != 422:
                 failed.append(f"{key[0]} {key[1]}: {error.message}")
                 continue
             # Invalid after a hand edit that apply cannot undo: made again from the spec.
             stored[key] = await cluster.recreate(obj)
             kopf.warn(_body(body), reason="Recreated", message=_named("recreated", obj))
-    if failed:
-        raise kopf.TemporaryError("could not apply " + "; ".join(failed), delay=10)
     return stored
 
 
@@ -117,7 +127,7 @@ async def _prune(cluster: Cluster, body: dict[str, Any], manifest: Manifest) -> 
 
 
 def _migration(stored: dict[Key, dict[str, Any]], tag: str) -> statuses.Migration:
-    job = next(obj for (kind, _), obj in stored.items() if kind == "Job")
+    job = next((obj for (kind, _), obj in stored.items() if kind == "Job"), {})
     state = job.get("status") or {}
     for cond in state.get("conditions") or []:
         if cond.get("status") != "True":
