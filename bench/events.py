@@ -28,10 +28,10 @@ from minichat.contracts.events import EVENTS_QUEUE, UsageEvent
 from minichat.db import migrate
 from minichat.db.session import create_engine, create_session_factory
 from minichat.outbox import add_event
-from minichat.settings import Settings
 from minichat.statuses import GenerationStatus
 from minichat_api.outbox.relay import OutboxRelay
 from minichat_cli.serving import run_event_loop
+from minichat_worker.settings import WorkerSettings
 from tests.conftest import POSTGRES_ADMIN_URL, RABBITMQ_URL, ScratchDatabases
 
 INSERT_BATCH = 1000
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=Settings.model_fields["worker_concurrency"].default,
+        default=WorkerSettings.model_fields["worker_concurrency"].default,
         help="worker threads (WORKER_CONCURRENCY)",
     )
     parser.add_argument(

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from minichat.settings import get_settings
 from minichat_cli.main import build_parser, main
 
 
@@ -37,11 +36,7 @@ def test_missing_database_url_names_the_variable(
     monkeypatch.chdir(tmp_path)  # no .env here
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    get_settings.cache_clear()
-    try:
-        assert main(["api"]) == 2
-    finally:
-        get_settings.cache_clear()
+    assert main(["api"]) == 2
     err = capsys.readouterr().err
     assert "DATABASE_URL is not set" in err
     assert "JWT_SECRET is not set" in err

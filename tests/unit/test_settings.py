@@ -5,48 +5,54 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from minichat.errors import ConfigError
-from minichat.settings import Settings
+from minichat.settings import DatabaseSettings, jwt_secret_problem
 from minichat_api.settings import ApiSettings, RelaySettings
+from minichat_inference.settings import InferenceSettings
+from minichat_worker.settings import WorkerSettings
 
 
 def test_libpq_urls_become_psycopg_urls() -> None:
-    settings = Settings(database_url="postgresql://u:p@db:5432/minichat")
+    settings = DatabaseSettings(database_url="postgresql://u:p@db:5432/minichat")
     assert settings.database_url == "postgresql+psycopg://u:p@db:5432/minichat"
 
 
 def test_unknown_database_driver_is_refused_with_an_example() -> None:
     with pytest.raises(ValidationError, match="postgresql\\+psycopg://"):
-        Settings(database_url="mysql://u@db/minichat")
-
-
-def test_require_names_every_missing_variable() -> None:
-    settings = Settings(database_url=None, jwt_secret=None)
-    with pytest.raises(ConfigError) as caught:
-        settings.require("database_url", "jwt_secret")
-    assert "DATABASE_URL is not set" in caught.value.message
-    assert "JWT_SECRET is not set" in caught.value.message
+        DatabaseSettings(database_url="mysql://u@db/minichat")
 
 
 @pytest.mark.parametrize(("secret", "problem"), [("changeme", "placeholder"), ("short", "32")])
 def test_weak_jwt_secret_is_refused_in_production(secret: str, problem: str) -> None:
-    settings = Settings(environment="production", jwt_secret=secret)
-    with pytest.raises(ConfigError, match=problem):
-        settings.require("jwt_secret")
+    assert problem in (jwt_secret_problem(SecretStr(secret), "production") or "")
 
 
 def test_local_mode_accepts_any_jwt_secret() -> None:
-    Settings(environment="local", jwt_secret="dev").require("jwt_secret")
+    assert jwt_secret_problem(SecretStr("dev"), "local") is None
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEB_ORIGIN", "https://chat.example")
-    monkeypatch.setenv("ACCESS_TOKEN_TTL_SECONDS", "120")
-    settings = Settings()
-    assert settings.web_origin == "https://chat.example"
-    assert settings.access_token_ttl_seconds == 120
+    monkeypatch.setenv("INFERENCE_BACKEND", "scripted")
+    monkeypatch.setenv("INFERENCE_SCRIPTED_TOKENS", "7")
+    settings = InferenceSettings.load()
+    assert (settings.inference_backend, settings.inference_scripted_tokens) == ("scripted", 7)
+
+
+@pytest.mark.usefixtures("bare_environment")
+def test_the_openai_backend_names_its_missing_url() -> None:
+    with pytest.raises(ConfigError, match="INFERENCE_UPSTREAM_URL is not set"):
+        InferenceSettings.load(inference_backend="openai")
+    assert InferenceSettings.load().inference_backend == "embedded"
+
+
+@pytest.mark.usefixtures("bare_environment")
+def test_the_worker_names_both_urls_it_needs() -> None:
+    with pytest.raises(ConfigError) as caught:
+        WorkerSettings.load()
+    assert "DATABASE_URL is not set" in caught.value.message
+    assert "BROKER_URL is not set" in caught.value.message
 
 
 _API_URLS = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "INFERENCE_URL", "JWT_SECRET")
@@ -56,7 +62,7 @@ _API_URLS = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "INFERENCE_URL", "JWT_SE
 def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """No MiniChat variable set, and no `.env` to read."""
     monkeypatch.chdir(tmp_path)
-    for name in (*_API_URLS, "RELAY_IN_API", "ENVIRONMENT"):
+    for name in (*_API_URLS, "RELAY_IN_API", "ENVIRONMENT", "INFERENCE_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 

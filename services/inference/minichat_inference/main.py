@@ -10,19 +10,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from minichat import __version__
-from minichat.settings import Settings, get_settings
 from minichat_inference import routes
 from minichat_inference.backends import Backend
 from minichat_inference.errors import install_error_handlers
 from minichat_inference.middleware import RequestMetrics
+from minichat_inference.settings import InferenceSettings
 from minichat_inference.state import InferenceState
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+def create_app(
+    settings: InferenceSettings | None = None, backend: Backend | None = None
+) -> FastAPI:
     """The app; `backend` lets tests and benchmarks share one already-built backend."""
-    settings = settings or get_settings()
+    settings = settings or InferenceSettings.load()
     # Built now, not in the lifespan, so a misconfigured process fails before it listens.
     state = InferenceState.build(settings, backend)
 

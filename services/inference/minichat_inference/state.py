@@ -7,23 +7,23 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from minichat.settings import Settings
 from minichat_inference.admission import Admission
 from minichat_inference.backends import Backend, build_backend
 from minichat_inference.generation import Generations
 from minichat_inference.metrics import Metrics
+from minichat_inference.settings import InferenceSettings
 
 
 @dataclass
 class InferenceState:
-    settings: Settings
+    settings: InferenceSettings
     backend: Backend
     metrics: Metrics
     admission: Admission
     generations: Generations
 
     @classmethod
-    def build(cls, settings: Settings, backend: Backend | None = None) -> InferenceState:
+    def build(cls, settings: InferenceSettings, backend: Backend | None = None) -> InferenceState:
         backend = backend or build_backend(settings)
         metrics = Metrics(backend.name)
         # A backend that runs one generation at a time queues the rest here, where waiting is

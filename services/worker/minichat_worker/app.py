@@ -22,8 +22,8 @@ from minichat.contracts.events import (
     EVENTS_QUEUE_ARGUMENTS,
     EVENTS_ROUTING_KEY,
 )
-from minichat.settings import Settings
 from minichat_worker.aggregates import EventStore
+from minichat_worker.settings import WorkerSettings
 from minichat_worker.tasks import register_tasks
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,8 @@ DEAD_LETTERS = _kombu.Queue(
 )
 
 
-def create_app(settings: Settings, store: EventStore | None = None) -> Celery:
+def create_app(settings: WorkerSettings, store: EventStore | None = None) -> Celery:
     """A Celery app on BROKER_URL whose tasks write to DATABASE_URL (or to `store`)."""
-    settings.require("database_url", "broker_url")
-    assert settings.database_url is not None
     if store is None:
         # Each event type's batcher holds one connection; retried tasks share the rest.
         pool_size = min(settings.worker_concurrency, 8)

@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from minichat.settings import Settings
 from minichat_inference.backends import Backend
 from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.main import create_app
 from minichat_inference.model_store import default_cache_dir, ensure_model
+from minichat_inference.settings import InferenceSettings
 from minichat_inference.state import InferenceState
 from tests.conftest import in_process
 from tests.processes import free_port, stop
@@ -30,7 +30,7 @@ from tests.processes import free_port, stop
 MODEL_THREADS = 2
 
 
-def inference_settings(**overrides: Any) -> Settings:
+def inference_settings(**overrides: Any) -> InferenceSettings:
     values: dict[str, Any] = {
         "environment": "test",
         "inference_backend": "scripted",
@@ -40,12 +40,12 @@ def inference_settings(**overrides: Any) -> Settings:
         "inference_max_queue": 4,
     }
     values.update(overrides)
-    return Settings(**values)
+    return InferenceSettings(**values)
 
 
 @asynccontextmanager
 async def app_client(
-    settings: Settings, backend: Backend | None = None
+    settings: InferenceSettings, backend: Backend | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """An in-process client of a real inference app (its lifespan run)."""
     app = create_app(settings, backend)

@@ -7,10 +7,10 @@ import json
 import httpx
 import pytest
 
-from minichat.settings import Settings
 from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.main import create_app
 from minichat_inference.model_store import MODEL_ID
+from minichat_inference.settings import InferenceSettings
 from tests.integration.inference.conftest import (
     app_client,
     inference_settings,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.model
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-def embedded_settings() -> Settings:
+def embedded_settings() -> InferenceSettings:
     return inference_settings(inference_backend="embedded", inference_max_concurrency=2)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from minichat.settings import get_settings
 from minichat_cli.serving import add_server_arguments, serve
 
 
@@ -24,6 +23,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from minichat_inference.main import create_app
+    from minichat_inference.settings import InferenceSettings
 
-    settings = get_settings()
+    settings = InferenceSettings.load()
     return serve(create_app(settings), args, settings)

@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from minichat.settings import get_settings
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -27,8 +25,9 @@ def register(subparsers: Any) -> None:
 
 def pull_model(args: argparse.Namespace) -> int:
     from minichat_inference.model_store import ProgressBar, default_cache_dir, ensure_model
+    from minichat_inference.settings import ModelSettings
 
-    cache_dir = default_cache_dir(get_settings().model_cache_dir)
+    cache_dir = default_cache_dir(ModelSettings.load().model_cache_dir)
     path = ensure_model(cache_dir, ProgressBar("assembling"), reverify=args.reverify)
     print(f"model ready (sha256 verified): {path}", flush=True)
     return 0
@@ -36,8 +35,9 @@ def pull_model(args: argparse.Namespace) -> int:
 
 def print_path(_args: argparse.Namespace) -> int:
     from minichat_inference.model_store import default_cache_dir, model_path
+    from minichat_inference.settings import ModelSettings
 
-    path = model_path(default_cache_dir(get_settings().model_cache_dir))
+    path = model_path(default_cache_dir(ModelSettings.load().model_cache_dir))
     print(path)
     if not path.exists():
         print("(not assembled yet: run `minichat model pull`)", file=sys.stderr)

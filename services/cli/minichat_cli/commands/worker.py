@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from minichat.settings import get_settings
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -21,8 +19,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    settings.require("database_url", "broker_url")
+    from minichat_worker.settings import WorkerSettings
+
+    settings = WorkerSettings.load()
     if args.concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": max(1, args.concurrency)})
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from minichat.inference_client import InferenceClient
-from minichat.settings import Settings
 from minichat_inference.backends.base import Backend, Event, Finish, Piece
 from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.backends.openai import OpenAIBackend
 from minichat_inference.backends.scripted import ScriptedBackend
 from minichat_inference.model_store import default_cache_dir, require_installed
+from minichat_inference.settings import InferenceSettings
 
 __all__ = ["Backend", "Event", "Finish", "Piece", "build_backend"]
 
 
-def build_backend(settings: Settings) -> Backend:
+def build_backend(settings: InferenceSettings) -> Backend:
     """The configured backend, not started yet; raises ConfigError naming what is missing."""
     if settings.inference_backend == "scripted":
         return ScriptedBackend(
@@ -22,7 +22,7 @@ def build_backend(settings: Settings) -> Backend:
             settings.inference_model,
         )
     if settings.inference_backend == "openai":
-        settings.require("inference_upstream_url")
+        # InferenceSettings refuses the openai backend without a URL.
         assert settings.inference_upstream_url is not None
         key = settings.inference_upstream_api_key
         client = InferenceClient(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from minichat.db.models import Base
-from minichat.settings import get_settings
+from minichat.settings import DatabaseSettings
 
 target_metadata = Base.metadata
 
@@ -20,10 +20,8 @@ if context.config.config_file_name is not None:
 
 
 def _database_url() -> str:
-    url = context.config.get_main_option("sqlalchemy.url") or get_settings().database_url
-    if not url:
-        raise RuntimeError("DATABASE_URL is not set (e.g. postgresql+psycopg://user@host/db)")
-    return url
+    # DatabaseSettings raises a ConfigError naming DATABASE_URL when it is missing.
+    return context.config.get_main_option("sqlalchemy.url") or DatabaseSettings.load().database_url
 
 
 def _run(connection: Connection) -> None:
