@@ -137,7 +137,8 @@ async def test_cancel_racing_completion_ends_in_one_state(
                 )
                 assert (await cursor.fetchone()) == (1,)
                 outcomes[final] = outcomes.get(final, 0) + 1
-    assert sum(outcomes.values()) == 30
+    # Both sides of the race were run: the sleeps straddle the answer's last token.
+    assert set(outcomes) == {"succeeded", "canceled"}, outcomes
 
 
 async def test_a_cancel_waiting_while_the_chat_is_deleted_is_404(

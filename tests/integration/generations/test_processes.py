@@ -153,6 +153,27 @@ async def test_killed_process_generation_is_adopted_and_finished(cluster: Cluste
     assert "adopted" in cluster.b.output()
 
 
+async def test_a_cancel_while_the_runner_is_dead_is_honoured_by_its_adopter(
+    cluster: Cluster,
+) -> None:
+    generation_id = _start(cluster)
+    path = f"/api/generations/{generation_id}/stream"
+    first = await _read(cluster.a.url, path, cluster.headers, stop_after=5)
+    # Killed: the cancel's broadcast reaches no runner of this generation.
+    stop(cluster.a.process, signal.SIGKILL)
+    async with httpx.AsyncClient(base_url=cluster.b.url) as on_b:
+        canceled = await on_b.post(
+            f"/api/generations/{generation_id}/cancel", headers=cluster.headers
+        )
+    assert canceled.status_code == 200, canceled.text
+
+    rest = await _read(cluster.b.url, path, cluster.headers, last_event_id=first[-1].id)
+    assert rest[-1].data == {"status": "canceled"}
+    assert len([e for e in first + rest if e.event == "delta"]) < TOKENS
+    stored = await _get(cluster.b, f"/api/generations/{generation_id}", cluster.headers)
+    assert stored["status"] == "canceled"
+
+
 async def test_too_many_adoptions_fail_cleanly_with_the_partial_text(
     database_url: str, redis_prefix: str, inference: Service, tmp_path: Path
 ) -> None:

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat_api.generation import store
 from minichat_api.generation.progress import Progress
-from minichat_api.streams import GenerationStreams
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ class Checkpointer:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        streams: GenerationStreams,
         *,
         running: Mapping[uuid.UUID, Checkpointed],
         runner_id: str,
@@ -53,7 +51,6 @@ class Checkpointer:
         interval_s: float,
     ) -> None:
         self._sessions = sessions
-        self._streams = streams
         self._runner_id = runner_id
         self._every_tokens = every_tokens
         self._interval_s = interval_s
@@ -110,16 +107,12 @@ class Checkpointer:
         progress = {job.generation_id: job.take_progress() for job in jobs}
         async with self._sessions() as session:
             held = await store.save_checkpoints(session, self._runner_id, progress)
+            canceled = await store.cancels_requested(session, list(held))
             await session.commit()
         for job in jobs:
             if job.generation_id not in held:
                 job.lost()
-        try:
-            canceled = await self._streams.cancels_requested(list(held))
-        except Exception as exc:  # the broadcast still stops them; this is the backstop
-            logger.warning("checkpoints: cancel flags unreadable: %r", exc)
-            return
-        for job in jobs:
-            if job.generation_id in canceled:
-                # The cancel's broadcast went astray (a dropped subscription): its flag stays.
+            elif job.generation_id in canceled:
+                # The cancel's broadcast went astray (a dropped subscription, a restarted
+                # Redis); the database still has the request.
                 job.canceled()

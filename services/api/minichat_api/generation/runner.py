@@ -71,7 +71,6 @@ class GenerationRunner:
         self._jobs: dict[uuid.UUID, GenerationJob] = {}
         self._checkpoints = Checkpointer(
             sessions,
-            streams,
             running=self._jobs,
             runner_id=self.runner_id,
             every_tokens=settings.checkpoint_every_tokens,
@@ -192,7 +191,7 @@ class GenerationRunner:
             )
         resume = await self._resume_point(generation) if adopted else Progress()
         job = self._job(generation_id, generation.user_id, prompt, generation.model, resume)
-        if await self._streams.cancel_requested(generation_id):
+        if generation.cancel_requested_at is not None:
             job.stop(StopReason.CANCELED)
         return job
 
@@ -240,7 +239,7 @@ class GenerationRunner:
         if claimed is None:
             # Cancelled while queued, say: the model must not go on computing for nobody.
             self.cancel_local(generation_id, StopReason.RELINQUISHED)
-        elif await self._streams.cancel_requested(generation_id):
+        elif claimed.cancel_requested_at is not None:
             # A cancel raised before this job was listening would otherwise be missed.
             self.cancel_local(generation_id)
         return claimed is not None

@@ -46,14 +46,16 @@ class GenerationService:
        Idempotency-Key, else 409 `generation_in_progress`.
 
     Cancel (`POST /api/generations/{id}/cancel`):
-    1. The cancel signal is raised in the streams: every process's runner hears it at once,
-       and its flag stays for a runner that missed the broadcast (its next checkpoint looks).
-    2. A queued generation is canceled right here, by the same guarded UPDATE as every other
+    1. A queued generation is canceled right here, by the same guarded UPDATE as every other
        transition, and its stream gets its closing events.
-    3. A streaming one is stopped by the process that runs it, which alone writes its end, so
-       the database and the stream's `done` always agree; the request follows the stream for
-       up to `wait_seconds`, until that `done`, then answers the state the database has (404
-       if the chat was deleted meanwhile).
+    2. A streaming one gets `cancel_requested_at`, committed before anything else happens: a
+       runner that starts, adopts or checkpoints it from then on finds it there, so no cancel
+       is lost to a missed broadcast or a restarted Redis.
+    3. The cancel is broadcast in the streams, and the process that runs the generation stops
+       it at once. That process alone writes its end, so the database and the stream's `done`
+       always agree; the request follows the stream for up to `wait_seconds`, until that
+       `done`, then answers the state the database has (404 if the chat was deleted
+       meanwhile).
     """
 
     def __init__(
@@ -129,7 +131,6 @@ class GenerationService:
         generation = await store.get_generation(session, user_id, generation_id)
         if GenerationStatus(generation.status).is_terminal:
             return generation
-        await self._streams.request_cancel(generation_id)
         canceled = await store.finish(
             session,
             generation_id,
@@ -142,7 +143,10 @@ class GenerationService:
             context=context,
             only_from=frozenset({GenerationStatus.QUEUED}),
         )
+        if canceled is None:
+            await store.request_cancel(session, generation_id)
         await session.commit()
+        await self._streams.request_cancel(generation_id)
         if canceled is not None:
             await self._streams.append(generation_id, Ending(GenerationStatus.CANCELED).events())
             return canceled

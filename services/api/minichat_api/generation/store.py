@@ -296,6 +296,36 @@ async def adopt(
     )
 
 
+async def request_cancel(session: AsyncSession, generation_id: uuid.UUID) -> None:
+    """Record that the generation is to stop, where every runner will find it: at its start,
+    at an adoption and at each checkpoint, however the cancel's broadcast fared."""
+    await session.execute(
+        update(Generation)
+        .where(
+            Generation.id == generation_id,
+            Generation.status.in_(ACTIVE),
+            Generation.cancel_requested_at.is_(None),
+        )
+        .values(cancel_requested_at=datetime.now(UTC)),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def cancels_requested(
+    session: AsyncSession, generation_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of `generation_ids` whose cancel was requested."""
+    if not generation_ids:
+        return set()
+    return set(
+        await session.scalars(
+            select(Generation.id).where(
+                Generation.id.in_(generation_ids), Generation.cancel_requested_at.is_not(None)
+            )
+        )
+    )
+
+
 async def save_checkpoints(
     session: AsyncSession, runner_id: str, checkpoints: Mapping[uuid.UUID, Progress]
 ) -> set[uuid.UUID]:

@@ -82,13 +82,8 @@ class GenerationStreams(Protocol):
         ...
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
-        """Raise the cancel signal, seen by `cancel_requested` and by `watch_cancels`."""
-        ...
-
-    async def cancel_requested(self, generation_id: uuid.UUID) -> bool: ...
-
-    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Those of `generation_ids` whose cancel signal is raised."""
+        """Broadcast the cancel to every process's `next_cancel`. Only those listening hear it;
+        the database's `cancel_requested_at` is the record that lasts."""
         ...
 
     async def next_cancel(self) -> uuid.UUID:

@@ -22,7 +22,7 @@ class _Stream:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-# How often, at most, expired streams, cancel flags and heartbeats are looked for.
+# How often, at most, expired streams and heartbeats are looked for.
 _SWEEP_SECONDS = 1.0
 
 
@@ -39,7 +39,6 @@ class MemoryGenerationStreams:
         self._clock = clock
         self._next_sweep = clock() + _SWEEP_SECONDS
         self._streams: dict[uuid.UUID, _Stream] = {}
-        self._cancels: dict[uuid.UUID, float] = {}
         # One process, one runner listening: a single queue loses no signal between reads.
         self._cancel_queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
         self._runners: dict[str, float] = {}
@@ -59,7 +58,6 @@ class MemoryGenerationStreams:
             return
         self._next_sweep = now + _SWEEP_SECONDS
         self._streams = {g: s for g, s in self._streams.items() if s.expires_at > now}
-        self._cancels = {g: at for g, at in self._cancels.items() if at > now}
         self._runners = {r: at for r, at in self._runners.items() if at > now}
 
     def _live(self, generation_id: uuid.UUID) -> _Stream | None:
@@ -141,16 +139,7 @@ class MemoryGenerationStreams:
         return stream.events[-1] if stream is not None and stream.events else None
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
-        self._sweep()
-        self._cancels[generation_id] = self._clock() + self._retention
         self._cancel_queue.put_nowait(generation_id)
-
-    async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
-        expires = self._cancels.get(generation_id)
-        return expires is not None and expires > self._clock()
-
-    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        return {g for g in generation_ids if await self.cancel_requested(g)}
 
     async def next_cancel(self) -> uuid.UUID:
         return await self._cancel_queue.get()

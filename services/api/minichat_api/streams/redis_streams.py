@@ -57,9 +57,6 @@ class RedisGenerationStreams:
     def stream_key(self, generation_id: uuid.UUID) -> str:
         return f"{self._prefix}gen:{generation_id}"
 
-    def _cancel_key(self, generation_id: uuid.UUID) -> str:
-        return f"{self._prefix}gen:{generation_id}:cancel"
-
     @property
     def _cancel_channel(self) -> str:
         return f"{self._prefix}cancel"
@@ -142,19 +139,7 @@ class RedisGenerationStreams:
         return entry_event(*newest[0]) if newest else None
 
     async def request_cancel(self, generation_id: uuid.UUID) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(self._cancel_key(generation_id), "1", px=self._retention_ms)
-            pipe.publish(self._cancel_channel, str(generation_id))
-            await pipe.execute()
-
-    async def cancel_requested(self, generation_id: uuid.UUID) -> bool:
-        return bool(await self._redis.exists(self._cancel_key(generation_id)))
-
-    async def cancels_requested(self, generation_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        if not generation_ids:
-            return set()
-        flags = await self._redis.mget([self._cancel_key(g) for g in generation_ids])
-        return {g for g, flag in zip(generation_ids, flags, strict=True) if flag is not None}
+        await self._redis.publish(self._cancel_channel, str(generation_id))
 
     async def next_cancel(self) -> uuid.UUID:
         async with self._pubsub_lock:
