@@ -3,7 +3,8 @@ on the core's shared parts; each is read once at start with `.load()`."""
 
 from __future__ import annotations
 
-from typing import Self
+from datetime import timedelta
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -16,11 +17,21 @@ from minichat.settings import (
 
 
 class RelayTuning(CommonSettings):
-    """The outbox relay sends up to RELAY_BATCH_SIZE rows per broker round trip and looks for
-    new rows every RELAY_POLL_INTERVAL_MS when idle."""
+    """The outbox relay sends up to RELAY_BATCH_SIZE rows per broker round trip, looks for new
+    rows every RELAY_POLL_INTERVAL_MS when idle, and deletes rows sent more than
+    OUTBOX_RETENTION_HOURS ago."""
 
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_interval_ms: int = Field(default=200, ge=1)
+    outbox_retention_hours: float = Field(default=24, gt=0)
+
+    def relay_options(self) -> dict[str, Any]:
+        """The OutboxRelay's keyword arguments these settings give."""
+        return {
+            "batch_size": self.relay_batch_size,
+            "poll_interval": self.relay_poll_interval_ms / 1000,
+            "retention": timedelta(hours=self.outbox_retention_hours),
+        }
 
 
 class RelaySettings(DatabaseSettings, BrokerSettings, RelayTuning):

@@ -67,8 +67,7 @@ class AppState:
             relay = OutboxRelay(
                 engine,
                 _publisher(settings.broker_url, event_sink),
-                batch_size=settings.relay_batch_size,
-                poll_interval=settings.relay_poll_interval_ms / 1000,
+                **settings.relay_options(),
             )
         api_key = settings.inference_upstream_api_key
         return cls(

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DataError
 from minichat.contracts.events import AuditEvent, UsageEvent
 from minichat.db.base import Base
 from minichat.db.models import AuditLogEntry, ProcessedEvent, UsageDaily
+from minichat.db.pruning import PRUNE_BATCH, prune_batch
 from minichat.statuses import GenerationStatus
 
 # What a usage row adds to its aggregate, summed column by column.
@@ -221,6 +222,19 @@ class EventStore:
             for chunk in _chunks(rows):
                 connection.execute(self._record_audit, chunk)
         return fresh
+
+    def prune_processed(self, before: datetime) -> int:
+        """Delete the ids of events applied before `before`, a batch per transaction; how many."""
+        statement = prune_batch(
+            ProcessedEvent, ProcessedEvent.event_id, ProcessedEvent.processed_at, before
+        )
+        pruned = 0
+        while True:
+            with self.engine.begin() as connection:
+                deleted = connection.execute(statement).rowcount
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
 
     def close(self) -> None:
         self.engine.dispose()

@@ -45,12 +45,17 @@ DEAD_LETTERS = _kombu.Queue(
 )
 
 
+def connect_store(settings: WorkerSettings) -> EventStore:
+    """The store the worker's tasks write to, on DATABASE_URL."""
+    # Each event type's batcher holds one connection; retried tasks and the pruner share the
+    # rest.
+    return EventStore.connect(settings.database_url, pool_size=min(settings.worker_concurrency, 8))
+
+
 def create_app(settings: WorkerSettings, store: EventStore | None = None) -> Celery:
     """A Celery app on BROKER_URL whose tasks write to DATABASE_URL (or to `store`)."""
     if store is None:
-        # Each event type's batcher holds one connection; retried tasks share the rest.
-        pool_size = min(settings.worker_concurrency, 8)
-        store = EventStore.connect(settings.database_url, pool_size=pool_size)
+        store = connect_store(settings)
     app = Celery("minichat", set_as_current=False)
     app.conf.update(
         broker_url=settings.broker_url,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,19 +22,27 @@ from minichat.contracts.events import AuditEvent, UsageEvent
 from minichat_worker import outcomes
 from minichat_worker.aggregates import EventStore
 from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
+from minichat_worker.pruning import ProcessedEventPruner
+from minichat_worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
 E = TypeVar("E", UsageEvent, AuditEvent)
 
+DEFAULT_EVENT_ID_RETENTION = timedelta(
+    hours=WorkerSettings.model_fields["processed_event_retention_hours"].default
+)
 _CONTRACTS: dict[str, type[BaseModel]] = {"usage_event": UsageEvent, "audit_event": AuditEvent}
 
 
 class LocalEventSink:
     """Applies `(event_type, payload)` pairs as the outbox holds them; safe to call from threads."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self, store: EventStore, *, event_id_retention: timedelta = DEFAULT_EVENT_ID_RETENTION
+    ) -> None:
         self.store = store
+        self._pruner = ProcessedEventPruner(store, event_id_retention).start()
 
     def deliver(self, messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Apply the events once each; raises only when the database is unavailable."""
@@ -51,6 +60,7 @@ class LocalEventSink:
             _apply("audit_event", audit, self.store.apply_audit_batch, self.store.apply_audit)
 
     def close(self) -> None:
+        self._pruner.stop()
         self.store.close()
 
 

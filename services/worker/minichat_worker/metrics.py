@@ -14,3 +14,7 @@ EVENTS_FAILED = Counter(
     "Events not applied: `invalid` ones are dead-lettered, `database` ones retried later.",
     ["event_type", "reason"],
 )
+EVENT_IDS_PRUNED = Counter(
+    "minichat_worker_event_ids_pruned_total",
+    "Processed event ids deleted after their retention period.",
+)

@@ -11,6 +11,7 @@ import logging
 import random
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,8 +35,10 @@ FINAL = (GenerationStatus.SUCCEEDED, GenerationStatus.FAILED, GenerationStatus.C
 
 
 @pytest.fixture
-def sink(store: EventStore) -> LocalEventSink:
-    return LocalEventSink(store)
+def sink(store: EventStore) -> Iterator[LocalEventSink]:
+    sink = LocalEventSink(store)
+    yield sink
+    sink.close()
 
 
 def outbox_row(event: UsageEvent | AuditEvent) -> Message:

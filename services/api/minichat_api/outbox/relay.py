@@ -5,7 +5,7 @@ with `SELECT ... FOR UPDATE SKIP LOCKED`, publishes it, and marks the rows sent 
 transaction once the publisher has delivered them (RabbitMQ confirms, see outbox.amqp; or,
 in the all-in-one mode, the in-process worker applied them). A crash between delivery and
 commit delivers the batch again later; events are applied once per id, so that costs nothing
-but a duplicate.
+but a duplicate. Sent rows are kept for `retention` (to look into), then deleted in batches.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -23,6 +23,7 @@ from sqlalchemy import ARRAY, Text, Uuid, any_, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from minichat.db.models import OutboxEvent
+from minichat.db.pruning import PRUNE_BATCH, prune_batch
 from minichat_api.background import cancel_and_wait
 from minichat_api.outbox.amqp import AmqpPublisher
 from minichat_api.outbox.rows import OutboxRow, Publisher
@@ -39,8 +40,13 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_PUBLISH_FAILURES = Counter(
     "minichat_outbox_publish_failures_total", "Relay rounds that failed (broker or database)."
 )
+OUTBOX_PRUNED = Counter(
+    "minichat_outbox_pruned_total", "Sent outbox rows deleted after their retention period."
+)
 
 METRICS_REFRESH_SECONDS = 1.0
+# How often sent rows past their retention are looked for.
+PRUNE_INTERVAL_SECONDS = 60.0
 
 
 class OutboxRelay:
@@ -55,8 +61,10 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         max_backoff: float = 10.0,
         publish_timeout: float = 30.0,
+        retention: timedelta = timedelta(hours=24),
     ) -> None:
-        """`publisher`: a broker URL (RabbitMQ), or any `Publisher`."""
+        """`publisher`: a broker URL (RabbitMQ), or any `Publisher`; `retention`: how long
+        sent rows are kept."""
         self.engine = engine
         self.publisher = (
             AmqpPublisher(publisher, publish_timeout=publish_timeout)
@@ -66,15 +74,19 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
-        self._task: asyncio.Task[None] | None = None
+        self.retention = retention
+        self._tasks: list[asyncio.Task[None]] = []
         self._metrics_at = 0.0
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self.run(), name="outbox-relay"),
+            asyncio.create_task(self._prune_forever(), name="outbox-pruner"),
+        ]
 
     async def stop(self) -> None:
-        await cancel_and_wait([self._task])
-        self._task = None
+        await cancel_and_wait(self._tasks)
+        self._tasks = []
         await self.publisher.close()
 
     async def run(self) -> None:
@@ -123,6 +135,30 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(confirmed)
+
+    async def prune_sent(self, before: datetime | None = None) -> int:
+        """Delete the rows sent before `before` (default: the retention period ago), a batch
+        per transaction; how many."""
+        before = before or datetime.now(UTC) - self.retention
+        statement = prune_batch(OutboxEvent, OutboxEvent.id, OutboxEvent.sent_at, before)
+        pruned = 0
+        while True:
+            async with self.engine.begin() as connection:
+                deleted = (await connection.execute(statement)).rowcount
+            pruned += deleted
+            OUTBOX_PRUNED.inc(deleted)
+            if deleted < PRUNE_BATCH:
+                return pruned
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.prune_sent()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next round tries again
+                logger.warning("outbox relay: cannot prune sent rows: %s", _describe(exc))
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
     @staticmethod
     async def _mark(connection: AsyncConnection, ids: Sequence[uuid.UUID], *, sent: bool) -> None:

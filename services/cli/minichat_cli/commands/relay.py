@@ -39,12 +39,7 @@ async def _relay(settings: RelaySettings) -> None:
 
         start_http_server(settings.relay_metrics_port)
     engine = create_engine(settings.database_url, pool_size=2)
-    relay = OutboxRelay(
-        engine,
-        settings.broker_url,
-        batch_size=settings.relay_batch_size,
-        poll_interval=settings.relay_poll_interval_ms / 1000,
-    )
+    relay = OutboxRelay(engine, settings.broker_url, **settings.relay_options())
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -27,20 +27,26 @@ def run(args: argparse.Namespace) -> int:
 
     from prometheus_client import start_http_server
 
-    from minichat_worker.app import create_app, declare_dead_letters
+    from minichat_worker.app import connect_store, create_app, declare_dead_letters
+    from minichat_worker.pruning import ProcessedEventPruner
 
-    app = create_app(settings)
+    store = connect_store(settings)
+    app = create_app(settings, store)
     if settings.worker_metrics_port is not None:
         start_http_server(settings.worker_metrics_port)
     declare_dead_letters(app)
-    app.worker_main(
-        [
-            "worker",
-            f"--loglevel={settings.log_level.upper()}",
-            "--hostname=minichat@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-    )
+    pruner = ProcessedEventPruner(store, settings.processed_event_retention).start()
+    try:
+        app.worker_main(
+            [
+                "worker",
+                f"--loglevel={settings.log_level.upper()}",
+                "--hostname=minichat@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        )
+    finally:
+        pruner.stop()
     return 0

@@ -23,6 +23,13 @@ class OutboxEvent(Base):
             postgresql_where=text("sent_at IS NULL"),
             sqlite_where=text("sent_at IS NULL"),
         ),
+        # Sent rows, oldest first, for pruning.
+        Index(
+            "ix_outbox_sent",
+            "sent_at",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -75,4 +82,5 @@ class ProcessedEvent(Base):
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64))
-    processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for pruning, oldest first.
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
