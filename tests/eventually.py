@@ -7,20 +7,32 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 import pytest
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T | None] | None],
+    check: Callable[[], Awaitable[T | None]],
     what: str,
+    within: float = ...,
     *,
-    within: float = 30.0,
-    interval: float = 0.02,
-) -> T:
+    interval: float = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T | None], what: str, within: float = ..., *, interval: float = ...
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any], what: str, within: float = 60.0, *, interval: float = 0.02
+) -> Any:
     """The first truthy result of `check` (a function or a coroutine function), called until it
     gives one; the test fails naming `what` after `within` seconds."""
     deadline = time.monotonic() + within
@@ -36,7 +48,7 @@ async def eventually(
 
 
 def eventually_blocking(
-    check: Callable[[], T | None], what: str, *, within: float = 30.0, interval: float = 0.05
+    check: Callable[[], T | None], what: str, within: float = 60.0, *, interval: float = 0.1
 ) -> T:
     """`eventually` for code outside an event loop (processes, the Kubernetes tests)."""
     deadline = time.monotonic() + within

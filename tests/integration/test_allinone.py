@@ -3,7 +3,6 @@ the real embedded model; a full chat over HTTP, then a restart that finds everyt
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.eventually import eventually
 from tests.factories import DEFAULT_PASSWORD, unique_email
 from tests.processes import Service, serve
 from tests.sse import collect, text_of
@@ -66,11 +66,11 @@ async def _first_session(client: httpx.AsyncClient, email: str) -> dict[str, str
     assert tail[-1].data == {"status": final}
 
     # The usage events go through the outbox to the in-process worker.
-    for _ in range(200):
+    async def both_counted() -> list[dict[str, Any]] | None:
         usage = await _usage(client, headers)
-        if usage and usage[0]["requests"] == 2:
-            break
-        await asyncio.sleep(0.1)
+        return usage if usage and usage[0]["requests"] == 2 else None
+
+    usage = await eventually(both_counted, "both answers' usage to be applied", 20)
     assert len(usage) == 1
     assert usage[0]["day"] == datetime.now(UTC).date().isoformat()
     assert usage[0]["succeeded"] + usage[0]["canceled"] == 2

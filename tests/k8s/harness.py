@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,17 +69,3 @@ def kube_tools() -> Path:
     if found.returncode != 0:
         pytest.fail(f"scripts/kube-tools.sh failed:\n{found.stderr}")
     return Path(found.stdout.strip())
-
-
-def eventually(
-    check: Callable[[], T | None], what: str, timeout: float = 60.0, interval: float = 0.25
-) -> T:
-    """The first truthy result of check, called until it gives one or timeout seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)

@@ -26,7 +26,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 
-from tests.k8s.harness import ROOT, ControlPlane, eventually, kube_tools
+from tests.eventually import eventually_blocking
+from tests.k8s.harness import ROOT, ControlPlane, kube_tools
 
 CRD = ROOT / "crds" / "minichat.dev_minichats.yaml"
 CHART = ROOT / "charts" / "minichat"
@@ -43,7 +44,7 @@ def install_crd(kube: Client) -> None:
         conditions = found.status.conditions if found.status else None
         return any(c.type == "Established" and c.status == "True" for c in conditions or [])
 
-    eventually(established, "the MiniChat CRD to be Established")
+    eventually_blocking(established, "the MiniChat CRD to be Established")
 
 
 def chart_rbac(release: str, namespace: str) -> list[dict[str, Any]]:

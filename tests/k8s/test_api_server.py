@@ -22,7 +22,8 @@ from lightkube.resources.core_v1 import ConfigMap, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 from lightkube.types import PatchType
 
-from tests.k8s.harness import ControlPlane, eventually
+from tests.eventually import eventually_blocking
+from tests.k8s.harness import ControlPlane
 
 pytestmark = pytest.mark.k8s
 
@@ -88,7 +89,7 @@ def range_crd(kube: Client) -> Iterator[str]:
         conditions = found.status.conditions if found.status else None
         return any(c.type == "Established" and c.status == "True" for c in conditions or [])
 
-    eventually(established, "the CRD to be Established")
+    eventually_blocking(established, "the CRD to be Established")
     yield group
     kube.delete(CustomResourceDefinition, f"ranges.{group}")
 

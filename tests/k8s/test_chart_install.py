@@ -17,7 +17,8 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace
 
-from tests.k8s.harness import ROOT, ControlPlane, eventually
+from tests.eventually import eventually_blocking
+from tests.k8s.harness import ROOT, ControlPlane
 from tests.k8s.operator_process import MiniChat, operator_as
 
 pytestmark = pytest.mark.k8s
@@ -101,7 +102,7 @@ def test_install_runs_the_chart_instance_with_the_charts_rbac_then_upgrade_and_u
     operator = operator_as(control_plane, namespace, operator_name, tmp_path)
     operator.start()
     try:
-        eventually(
+        eventually_blocking(
             lambda: is_ready(minichat_status(kube, namespace, name)),
             "the chart's MiniChat to be Ready",
             120,
@@ -124,13 +125,13 @@ def test_install_runs_the_chart_instance_with_the_charts_rbac_then_upgrade_and_u
             status = minichat_status(kube, namespace, name)
             return is_ready(status) and status.get("version") == "0.2.0"
 
-        eventually(upgraded, "the MiniChat to run 0.2.0", 120)
+        eventually_blocking(upgraded, "the MiniChat to run 0.2.0", 120)
     finally:
         operator.stop()
 
     helm(control_plane, "uninstall", name, "--namespace", namespace, "--wait")
 
-    eventually(
+    eventually_blocking(
         lambda: (
             not list(kube.list(MiniChat, namespace=namespace))
             and not list(kube.list(Deployment, namespace=namespace))

@@ -18,7 +18,8 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Secret, Service
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
-from tests.k8s.harness import ROOT, ControlPlane, eventually
+from tests.eventually import eventually_blocking
+from tests.k8s.harness import ROOT, ControlPlane
 from tests.k8s.operator_process import MiniChat, OperatorProcess
 
 pytestmark = pytest.mark.k8s
@@ -116,7 +117,9 @@ def wait_ready(
     kube: Client, namespace: str, name: str, operator: OperatorProcess
 ) -> dict[str, Any]:
     try:
-        return eventually(lambda: ready(kube, namespace, name), f"MiniChat {name} to be Ready", 120)
+        return eventually_blocking(
+            lambda: ready(kube, namespace, name), f"MiniChat {name} to be Ready", 120
+        )
     except BaseException:
         print(operator.logs()[-6000:])
         raise
@@ -166,7 +169,7 @@ def test_a_second_reconcile_writes_nothing(
 
     # An annotation is a change Kopf hands to the operator, which must find nothing to do.
     patch(kube, "quiet", {"metadata": {"annotations": {"poke": "1"}}}, namespace=namespace)
-    eventually(
+    eventually_blocking(
         lambda: (
             "poke"
             in (
@@ -191,7 +194,7 @@ def test_scaling_the_api_changes_only_the_api_deployment(
 
     patch(kube, "scaled", {"spec": {"api": {"replicas": 3}}}, namespace=namespace)
 
-    eventually(
+    eventually_blocking(
         lambda: component(kube, namespace, "scaled", "api")["spec"]["replicas"] == 3,
         "the api Deployment to ask for 3 replicas",
     )
@@ -228,7 +231,7 @@ def test_a_new_tag_migrates_before_it_rolls_out_and_a_failed_migration_degrades(
         }
         return status if failed and condition(status, "Degraded").get("status") == "True" else None
 
-    status = eventually(degraded, "Degraded after the failed migration", 240)
+    status = eventually_blocking(degraded, "Degraded after the failed migration", 240)
     assert "0.2.0-broken" in condition(status, "Degraded")["message"]
     assert status["version"] == "0.1.0"
     assert image_of(component(kube, namespace, "upgrade", "api")) == old_image
@@ -239,7 +242,7 @@ def test_a_new_tag_migrates_before_it_rolls_out_and_a_failed_migration_degrades(
         status = ready(kube, namespace, "upgrade")
         return status if status and status.get("version") == "0.2.0" else None
 
-    eventually(upgraded, "version 0.2.0 to be Ready", 120)
+    eventually_blocking(upgraded, "version 0.2.0 to be Ready", 120)
     assert image_of(component(kube, namespace, "upgrade", "api")).endswith(":0.2.0")
     jobs = [obj for (kind, _), obj in owned(kube, namespace, "upgrade").items() if kind == "Job"]
     finished = {image_of(job): job["status"] for job in jobs}
@@ -277,14 +280,14 @@ def test_a_deleted_deployment_and_an_edited_service_are_restored(
             and ([p["port"] for p in again["spec"]["ports"]] == [p["port"] for p in ports])
         )
 
-    eventually(restored, "the Deployment and the Service to be restored", 30)
+    eventually_blocking(restored, "the Deployment and the Service to be restored", 30)
 
 
 def test_a_restarted_operator_finishes_without_duplicates_and_keeps_its_secrets(
     kube: Client, namespace: str, operator: OperatorProcess
 ) -> None:
     create(kube, namespace, "restart", {})
-    eventually(lambda: owned(kube, namespace, "restart"), "the first children", 30)
+    eventually_blocking(lambda: owned(kube, namespace, "restart"), "the first children", 30)
     operator.kill()
     operator.start()
     wait_ready(kube, namespace, "restart", operator)
@@ -320,9 +323,13 @@ def test_deleting_a_minichat_removes_its_children_and_its_data_only_when_asked(
         return set(owned(kube, namespace, name))
 
     kept = set() if delete_data else {("Secret", secret) for secret in kept_with_data(name)}
-    eventually(lambda: collected() == kept, "every child but the kept data to be collected", 60)
+    eventually_blocking(
+        lambda: collected() == kept, "every child but the kept data to be collected", 60
+    )
     if delete_data:
-        eventually(lambda: not claim_names(kube, namespace), "the claims to be deleted", 60)
+        eventually_blocking(
+            lambda: not claim_names(kube, namespace), "the claims to be deleted", 60
+        )
     else:
         assert claim_names(kube, namespace) == claims
 
@@ -347,7 +354,7 @@ def test_what_the_spec_no_longer_asks_for_is_removed(
         kinds = {kind for kind, _ in owned(kube, namespace, "pruned")}
         return not kinds & {"HorizontalPodAutoscaler", "PodDisruptionBudget"}
 
-    eventually(gone, "the autoscaler and the disruption budget to be removed", 30)
+    eventually_blocking(gone, "the autoscaler and the disruption budget to be removed", 30)
     assert component(kube, namespace, "pruned", "api")["spec"]["replicas"] == 1
 
 
@@ -359,7 +366,7 @@ def test_turning_autoscaling_on_keeps_the_running_replicas(
 
     autoscaled = {"enabled": True, "minReplicas": 2, "maxReplicas": 6}
     patch(kube, "handoff", {"spec": {"api": {"autoscaling": autoscaled}}}, namespace=namespace)
-    eventually(
+    eventually_blocking(
         lambda: ("HorizontalPodAutoscaler", "handoff-api") in owned(kube, namespace, "handoff"),
         "the autoscaler",
     )
@@ -379,5 +386,5 @@ def test_a_kind_the_cluster_lacks_is_reported_not_crashed_on(
         status = status_of(kube, namespace, "monitored")
         return bool(status) and operator.is_alive()
 
-    eventually(reported, "a status despite the missing ServiceMonitor kind", 60)
+    eventually_blocking(reported, "a status despite the missing ServiceMonitor kind", 60)
     assert "ServiceMonitor" in operator.logs()

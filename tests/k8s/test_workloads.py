@@ -14,7 +14,7 @@ from lightkube.resources.apps_v1 import Deployment, ReplicaSet, StatefulSet
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod
 
-from tests.k8s.harness import eventually
+from tests.eventually import eventually_blocking
 
 pytestmark = pytest.mark.k8s
 
@@ -58,7 +58,7 @@ def test_a_deployment_becomes_available_with_ready_pods_on_kwok_nodes(
         ready = found.status and found.status.readyReplicas == 2
         return found if ready and condition(found, "Available") == "True" else None
 
-    eventually(available, "the Deployment to be Available with 2 ready replicas")
+    eventually_blocking(available, "the Deployment to be Available with 2 ready replicas")
     pods = list(kube.list(Pod, namespace=namespace, labels={**LABELS}))
     assert len(pods) == 2
     for pod in pods:
@@ -79,7 +79,7 @@ def test_a_job_pod_succeeds_and_the_job_completes(kube: Client, namespace: str) 
         )
     )
 
-    eventually(
+    eventually_blocking(
         lambda: condition(kube.get(Job, "once", namespace=namespace), "Complete") == "True",
         "the Job to complete",
     )
@@ -105,7 +105,7 @@ def test_a_pod_told_to_fail_fails_its_job(kube: Client, namespace: str, how: str
         )
     )
 
-    eventually(
+    eventually_blocking(
         lambda: condition(kube.get(Job, "doomed", namespace=namespace), "Failed") == "True",
         "the Job to fail",
     )
@@ -122,7 +122,7 @@ def test_deleting_an_owner_garbage_collects_its_dependents(kube: Client, namespa
     dependent = ConfigMap(metadata=ObjectMeta(name="dependent", ownerReferences=[reference]))
     kube.create(dependent, namespace=namespace)
     kube.create(deployment("web", namespace, replicas=1))
-    eventually(lambda: list(kube.list(ReplicaSet, namespace=namespace)), "the ReplicaSet")
+    eventually_blocking(lambda: list(kube.list(ReplicaSet, namespace=namespace)), "the ReplicaSet")
 
     kube.delete(ConfigMap, "owner", namespace=namespace)
     kube.delete(Deployment, "web", namespace=namespace)
@@ -134,8 +134,8 @@ def test_deleting_an_owner_garbage_collects_its_dependents(kube: Client, namespa
             return error.status.code == 404
         return False
 
-    eventually(gone, "the dependent ConfigMap to be collected")
-    eventually(
+    eventually_blocking(gone, "the dependent ConfigMap to be collected")
+    eventually_blocking(
         lambda: (
             not list(kube.list(ReplicaSet, namespace=namespace))
             and not list(kube.list(Pod, namespace=namespace))
@@ -174,7 +174,7 @@ def test_a_statefulset_with_a_claim_template_becomes_ready_with_its_claim_bound(
         status = kube.get(StatefulSet, "db", namespace=namespace).status
         return status is not None and status.readyReplicas == 1
 
-    eventually(ready, "the StatefulSet's replica to be ready")
+    eventually_blocking(ready, "the StatefulSet's replica to be ready")
     bound = kube.get(PersistentVolumeClaim, "data-db-0", namespace=namespace)
     assert bound.status and bound.status.phase == "Bound"
     assert bound.spec and bound.spec.storageClassName == "kwok-volume"

@@ -15,12 +15,11 @@ import kombu
 from celery import Celery
 
 from minichat.contracts.events import (
-    DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
     EVENTS_EXCHANGE,
     EVENTS_QUEUE,
-    EVENTS_QUEUE_ARGUMENTS,
     EVENTS_ROUTING_KEY,
+    TOPOLOGY,
 )
 from minichat_worker.aggregates import EventStore
 from minichat_worker.settings import WorkerSettings
@@ -30,19 +29,18 @@ logger = logging.getLogger(__name__)
 # kombu's constructors carry no type hints.
 _kombu: Any = kombu
 
-EVENTS = _kombu.Queue(
-    EVENTS_QUEUE,
-    _kombu.Exchange(EVENTS_EXCHANGE, type="direct", durable=True),
-    routing_key=EVENTS_ROUTING_KEY,
-    durable=True,
-    queue_arguments=dict(EVENTS_QUEUE_ARGUMENTS),
-)
-DEAD_LETTERS = _kombu.Queue(
-    DEAD_LETTER_QUEUE,
-    _kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True),
-    routing_key=DEAD_LETTER_QUEUE,
-    durable=True,
-)
+# The core's TOPOLOGY as kombu queues, declared in its order; the worker consumes the events.
+QUEUES = {
+    bound.queue: _kombu.Queue(
+        bound.queue,
+        _kombu.Exchange(bound.exchange, type="direct", durable=True),
+        routing_key=bound.routing_key,
+        durable=True,
+        queue_arguments=dict(bound.arguments),
+    )
+    for bound in TOPOLOGY
+}
+EVENTS = QUEUES[EVENTS_QUEUE]
 
 
 def connect_store(settings: WorkerSettings) -> EventStore:
@@ -94,6 +92,6 @@ def declare_dead_letters(app: Celery) -> None:
     with app.connection_for_write() as connection:
         # A broker still starting is waited for, as Celery itself does, not a crash.
         connection.ensure_connection(max_retries=None, interval_start=1, interval_max=10)
-        DEAD_LETTERS(connection.default_channel).declare()
-        EVENTS(connection.default_channel).declare()
+        for queue in QUEUES.values():
+            queue(connection.default_channel).declare()
     logger.info("dead letters go to queue %s", DEAD_LETTER_QUEUE)

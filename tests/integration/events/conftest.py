@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +37,6 @@ from tests.conftest import BROKER_VHOST, ScratchDatabases, rabbitmqctl
 from tests.processes import MINICHAT, stop
 
 WORKER_START_SECONDS = 60
-DRAIN_SECONDS = 120
 
 
 @dataclass
@@ -183,16 +182,6 @@ async def add_events(sessions: async_sessionmaker[AsyncSession], events: list[Us
         for event in events:
             add_event(session, event)
         await session.commit()
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], what: str, seconds: float = DRAIN_SECONDS
-) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def queue_depths() -> dict[str, int]:

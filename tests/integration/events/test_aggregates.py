@@ -17,7 +17,8 @@ from minichat.outbox import add_event
 from minichat.statuses import GenerationStatus
 from minichat_api.generation.store import finish
 from minichat_api.outbox.relay import OutboxRelay
-from tests.integration.events.conftest import Worker, queue_drained, requests_of, wait_for
+from tests.eventually import eventually
+from tests.integration.events.conftest import Worker, queue_drained, requests_of
 
 GENERATIONS = 1000
 THROUGH_FINISH = 200  # the runner's own terminal transition; the rest on earlier days
@@ -150,8 +151,8 @@ async def test_a_thousand_generations_aggregate_exactly(
     async def all_applied() -> bool:
         return await requests_of(db_events, user_id) == GENERATIONS
 
-    await wait_for(all_applied, f"{GENERATIONS} usage events to be applied")
-    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
+    await eventually(all_applied, f"{GENERATIONS} usage events to be applied")
+    await eventually(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
 
     expected = await (await db_events.execute(EXPECTED_SQL, (user_id,))).fetchall()
     actual = await (await db_events.execute(ACTUAL_SQL, (user_id,))).fetchall()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.eventually import eventually
 from tests.integration.events.conftest import (
     add_events,
     outbox_row_sent,
@@ -18,7 +18,6 @@ from tests.integration.events.conftest import (
     run_worker,
     running_relay,
     usage_event,
-    wait_for,
 )
 
 
@@ -34,7 +33,7 @@ async def test_the_worker_retries_until_the_database_is_back(
     event = usage_event(user_id)
     async with running_relay(engine, broker_url):
         await add_events(sessions, [event])
-        await wait_for(
+        await eventually(
             lambda: outbox_row_sent(db_events, event.event_id), "the event to be published"
         )
     await engine.dispose()
@@ -44,13 +43,13 @@ async def test_the_worker_retries_until_the_database_is_back(
         await admin.execute(allow.format(sql.Identifier(name), sql.SQL("false")))
         try:
             with run_worker(worker_env, tmp_path, "patient") as worker:
-                await wait_for(
-                    lambda: asyncio.sleep(0, "database unavailable" in worker.output()),
+                await eventually(
+                    lambda: "database unavailable" in worker.output(),
                     "the worker to meet the outage",
                 )
                 assert await requests_of(db_events, user_id) == 0
                 await admin.execute(allow.format(sql.Identifier(name), sql.SQL("true")))
-                await wait_for(lambda: _one(db_events, user_id), "the retried event")
+                await eventually(lambda: _one(db_events, user_id), "the retried event")
         finally:
             await admin.execute(allow.format(sql.Identifier(name), sql.SQL("true")))
     assert await requests_of(db_events, user_id) == 1

@@ -17,13 +17,13 @@ from minichat.contracts.events import (
 )
 from minichat.db.models import OutboxEvent
 from minichat_api.outbox.relay import OutboxRelay
+from tests.eventually import eventually
 from tests.integration.events.conftest import (
     Worker,
     add_events,
     queue_drained,
     requests_of,
     usage_event,
-    wait_for,
 )
 
 
@@ -73,15 +73,15 @@ async def test_malformed_events_are_dead_lettered_and_the_worker_goes_on(
     good = usage_event(user_id)
     await add_events(sessions, [good])
 
-    await wait_for(lambda: _requests_are(db_events, user_id, 1), "the good event")
-    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the events queue to drain")
+    await eventually(lambda: _requests_are(db_events, user_id, 1), "the good event")
+    await eventually(lambda: queue_drained(EVENTS_QUEUE), "the events queue to drain")
     found: set[str] = set()
 
     async def all_dead_lettered() -> bool:
         found.update(await _dead_letter_ids(broker_url, wanted - found))
         return found == wanted
 
-    await wait_for(all_dead_lettered, "every poison message in the dead-letter queue")
+    await eventually(all_dead_lettered, "every poison message in the dead-letter queue")
     dead_lines = [line for line in worker.output().splitlines() if "dead-lettering" in line]
     for reason, row in poison.items():
         logged = [line for line in dead_lines if str(row.id) in line]
@@ -115,7 +115,7 @@ async def test_a_message_that_is_not_json_is_dead_lettered(worker: Worker, broke
         found.update(await _dead_letter_ids(broker_url, {task_id}))
         return task_id in found
 
-    await wait_for(dead_lettered, "the undecodable message in the dead-letter queue")
+    await eventually(dead_lettered, "the undecodable message in the dead-letter queue")
     assert any(
         "dead-lettering" in line and task_id in line for line in worker.output().splitlines()
     )

@@ -22,6 +22,7 @@ from minichat.contracts.events import (
 from minichat.statuses import GenerationStatus
 from minichat_api.outbox.relay import OutboxRelay
 from minichat_worker.aggregates import utc_day
+from tests.eventually import eventually
 from tests.integration.events.conftest import (
     Worker,
     add_events,
@@ -30,7 +31,6 @@ from tests.integration.events.conftest import (
     requests_of,
     run_worker,
     usage_event,
-    wait_for,
 )
 
 
@@ -43,17 +43,17 @@ async def test_an_event_published_twice_is_counted_once(
     user_id = uuid.uuid4()
     event = usage_event(user_id, prompt_tokens=5, completion_tokens=9)
     await add_events(sessions, [event])
-    await wait_for(
+    await eventually(
         lambda: outbox_row_sent(db_events, event.event_id), "the relay to send the event"
     )
-    await wait_for(
-        lambda: _applied(db_events, user_id, 1), "the worker to apply the event", seconds=60
-    )
+    await eventually(lambda: _applied(db_events, user_id, 1), "the worker to apply the event")
 
     # As if a relay died after the broker's confirm but before its commit: sent again.
     await db_events.execute("UPDATE outbox SET sent_at = NULL WHERE id = %s", (event.event_id,))
-    await wait_for(lambda: outbox_row_sent(db_events, event.event_id), "the relay to send it again")
-    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume both copies")
+    await eventually(
+        lambda: outbox_row_sent(db_events, event.event_id), "the relay to send it again"
+    )
+    await eventually(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume both copies")
 
     cursor = await db_events.execute(
         "SELECT requests, prompt_tokens, completion_tokens, succeeded FROM usage_daily "
@@ -94,8 +94,8 @@ async def test_events_sent_by_celery_itself_apply_once_on_either_path(
             await asyncio.to_thread(send, event, **options)
     finally:
         client.close()
-    await wait_for(lambda: _applied(db_events, user_id, 2), "both events to be applied")
-    await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume every copy")
+    await eventually(lambda: _applied(db_events, user_id, 2), "both events to be applied")
+    await eventually(lambda: queue_drained(EVENTS_QUEUE), "the worker to consume every copy")
     cursor = await db_events.execute(
         "SELECT sum(requests), sum(prompt_tokens) FROM usage_daily WHERE user_id = %s", (user_id,)
     )
@@ -138,14 +138,14 @@ async def test_a_worker_killed_mid_task_loses_nothing_and_applies_once(
         )
         with run_worker(worker_env, tmp_path, "doomed") as doomed:
             await add_events(sessions, [event])
-            await wait_for(lambda: _worker_waits_on_lock(db_events), "the task to be mid-way")
+            await eventually(lambda: _worker_waits_on_lock(db_events), "the task to be mid-way")
             os.killpg(doomed.process.pid, signal.SIGKILL)
             await asyncio.to_thread(doomed.process.wait, 15)
         await blocker.rollback()
 
     with run_worker(worker_env, tmp_path, "survivor"):
-        await wait_for(lambda: _applied(db_events, user_id, 1), "the redelivered event")
-        await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
+        await eventually(lambda: _applied(db_events, user_id, 1), "the redelivered event")
+        await eventually(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
     cursor = await db_events.execute(
         "SELECT requests, completion_tokens, canceled, succeeded FROM usage_daily "
         "WHERE user_id = %s",

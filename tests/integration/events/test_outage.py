@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from minichat.contracts.events import EVENTS_QUEUE
 from minichat.statuses import GenerationStatus
 from tests.conftest import BROKER_VHOST
+from tests.eventually import eventually
 from tests.integration.events.conftest import (
     Worker,
     add_events,
@@ -20,7 +21,6 @@ from tests.integration.events.conftest import (
     requests_of,
     running_relay,
     usage_event,
-    wait_for,
 )
 from tests.processes import free_port
 
@@ -111,23 +111,25 @@ async def test_events_wait_out_a_broker_outage_and_arrive_exactly(
     try:
         async with running_relay(engine, proxied_url):
             await add_events(sessions, before)
-            await wait_for(lambda: _requests_are(db_events, user_id, 50), "events before")
+            await eventually(lambda: _requests_are(db_events, user_id, 50), "events before")
 
             await proxy.stop()
             failures = _failures()
             await add_events(sessions, during)
-            await wait_for(lambda: _gt(_failures(), failures + 3), "the relay to fail a few times")
+            await eventually(
+                lambda: _gt(_failures(), failures + 3), "the relay to fail a few times"
+            )
             assert await _unsent(db_events, user_id) == 200
-            await wait_for(
+            await eventually(
                 lambda: _gauge_is("minichat_outbox_backlog", 200), "the backlog gauge to show it"
             )
             oldest = REGISTRY.get_sample_value("minichat_outbox_oldest_age_seconds")
             assert oldest is not None and oldest > 0
 
             await proxy.start()
-            await wait_for(lambda: _requests_are(db_events, user_id, 250), "events after")
-            await wait_for(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
-            await wait_for(
+            await eventually(lambda: _requests_are(db_events, user_id, 250), "events after")
+            await eventually(lambda: queue_drained(EVENTS_QUEUE), "the queue to drain")
+            await eventually(
                 lambda: _gauge_is("minichat_outbox_backlog", 0), "the backlog gauge to empty"
             )
     finally:

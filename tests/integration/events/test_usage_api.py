@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from minichat_api.settings import ApiSettings
+from tests.eventually import eventually
 from tests.factories import create_chat, post_message, register
-from tests.integration.events.conftest import Worker, wait_for
+from tests.integration.events.conftest import Worker
 from tests.integration.generations.conftest import running_api, scripted_env
 from tests.processes import Service, serve
 
@@ -115,14 +116,14 @@ async def test_a_generation_shows_up_in_usage(
             response = await http.get(generation_url, headers=account.headers)
             return bool(response.json()["status"] == "succeeded")
 
-        await wait_for(finished, "the generation to succeed", seconds=60)
+        await eventually(finished, "the generation to succeed", 60)
         usage = (await http.get(generation_url, headers=account.headers)).json()["usage"]
 
         async def counted() -> bool:
             response = await http.get("/api/usage", headers=account.headers)
             return bool(response.json()["items"])
 
-        await wait_for(counted, "the usage event to be applied", seconds=60)
+        await eventually(counted, "the usage event to be applied", 60)
         items = (await http.get("/api/usage", headers=account.headers)).json()["items"]
     assert items == [
         {

@@ -15,6 +15,7 @@ import redis.asyncio as redis
 from minichat_api.settings import ApiSettings
 from minichat_inference.backends.scripted import scripted_text
 from tests.conftest import REDIS_URL
+from tests.eventually import eventually
 from tests.factories import register, start_generation
 from tests.integration.generations.conftest import SLOW_TOKENS, running_api
 from tests.processes import Service
@@ -49,15 +50,6 @@ async def _rows(db: psycopg.AsyncConnection, ids: list[str]) -> list[tuple[Any, 
     return await cursor.fetchall()
 
 
-async def _eventually(condition: Any) -> Any:
-    deadline = asyncio.get_running_loop().time() + 5
-    while True:
-        value = await condition()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.02)
-
-
 async def test_streaming_generations_are_checkpointed_together(
     client: httpx.AsyncClient, db: psycopg.AsyncConnection
 ) -> None:
@@ -70,8 +62,7 @@ async def test_streaming_generations_are_checkpointed_together(
         stamps = {row[2] for row in rows}
         return rows if None not in stamps and len(stamps) == 1 else None
 
-    rows = await _eventually(saved_in_one_round)
-    assert rows, "the three generations' checkpoints were never written in the same round"
+    rows = await eventually(saved_in_one_round, "the three checkpoints written in one round", 5)
     answer = scripted_text(SLOW_TOKENS)
     for text, tokens, _at, status, _runner in rows:
         assert status == "streaming"

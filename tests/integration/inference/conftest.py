@@ -7,7 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -75,15 +75,6 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
 def state_of(app: FastAPI) -> InferenceState:
     state: InferenceState = app.state.inference
     return state
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 30) -> None:
-    """Poll `condition` until it holds; fail after `within` s (a deadline, not a measurement)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

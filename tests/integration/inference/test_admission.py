@@ -7,11 +7,11 @@ import asyncio
 import httpx
 
 from minichat_inference.main import create_app
+from tests.eventually import eventually
 from tests.integration.inference.conftest import (
     inference_settings,
     live_server,
     state_of,
-    wait_until,
 )
 
 REQUEST = {"messages": [{"role": "user", "content": "Hi"}], "stream": True}
@@ -34,7 +34,7 @@ async def test_beyond_the_queue_requests_get_429_with_retry_after() -> None:
             queued = asyncio.create_task(
                 http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
             )
-            await wait_until(lambda: admission.waiting == 1)
+            await eventually(lambda: admission.waiting == 1, "one request waiting")
 
             refused = await http.post("/v1/chat/completions", json=REQUEST)
             metrics = (await http.get("/metrics")).text
@@ -53,7 +53,10 @@ async def test_beyond_the_queue_requests_get_429_with_retry_after() -> None:
         assert (await queued).status_code == 200
         again = await http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
         assert again.status_code == 200
-        await wait_until(lambda: admission.active == admission.waiting == 0)
+        await eventually(
+            lambda: admission.active == admission.waiting == 0,
+            "admission.active == admission.waiting == 0",
+        )
 
 
 async def test_no_queue_means_refusing_as_soon_as_all_slots_are_busy() -> None:
@@ -78,6 +81,6 @@ async def test_no_queue_means_refusing_as_soon_as_all_slots_are_busy() -> None:
         assert "Retry-After" in refused.headers
         await first.aclose()
         await second.aclose()
-        await wait_until(lambda: admission.active == 0)
+        await eventually(lambda: admission.active == 0, "every slot to be free")
         short = await http.post("/v1/chat/completions", json={**REQUEST, "max_tokens": 2})
         assert short.status_code == 200

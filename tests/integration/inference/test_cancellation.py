@@ -8,11 +8,11 @@ import contextlib
 import httpx
 
 from minichat_inference.main import create_app
+from tests.eventually import eventually
 from tests.integration.inference.conftest import (
     inference_settings,
     live_server,
     state_of,
-    wait_until,
 )
 
 TOTAL = 10_000
@@ -33,7 +33,7 @@ async def test_disconnect_mid_stream_stops_the_scripted_backend() -> None:
                     received += 1
                 if received == 5:
                     break  # leaving the block closes the connection
-        await wait_until(lambda: state.admission.active == 0)
+        await eventually(lambda: state.admission.active == 0, "every slot to be free")
         decoded = state.backend.decoded_tokens
         # Once the slot is free the backend has stopped; nothing more is decoded afterwards.
         assert decoded < TOTAL
@@ -60,15 +60,17 @@ async def test_disconnect_while_queued_leaves_the_queue() -> None:
             await anext(lines)
             async with httpx.AsyncClient(base_url=url, timeout=30) as other:
                 queued = asyncio.create_task(other.post("/v1/chat/completions", json=body))
-                await wait_until(lambda: state.admission.waiting == 1)
+                await eventually(
+                    lambda: state.admission.waiting == 1, "state.admission.waiting == 1"
+                )
                 queued.cancel()  # the client gives up while still in the queue
                 with contextlib.suppress(asyncio.CancelledError):
                     await queued
             # The server notices while the request waits, not when a slot frees up.
-            await wait_until(lambda: state.admission.waiting == 0)
+            await eventually(lambda: state.admission.waiting == 0, "the queue to empty")
             assert state.admission.active == 1
             await first.aclose()
-        await wait_until(lambda: state.admission.active == 0)
+        await eventually(lambda: state.admission.active == 0, "every slot to be free")
 
 
 async def test_disconnect_during_a_non_streaming_request_stops_it() -> None:
@@ -79,11 +81,13 @@ async def test_disconnect_during_a_non_streaming_request_stops_it() -> None:
     body = {"messages": [{"role": "user", "content": "Hi"}]}
     async with live_server(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         waiting = asyncio.create_task(http.post("/v1/chat/completions", json=body))
-        await wait_until(lambda: state.backend.decoded_tokens >= 5)
+        await eventually(
+            lambda: state.backend.decoded_tokens >= 5, "state.backend.decoded_tokens >= 5"
+        )
         waiting.cancel()  # the client gives up on the whole answer
         with contextlib.suppress(asyncio.CancelledError):
             await waiting
-        await wait_until(lambda: state.admission.active == 0)
+        await eventually(lambda: state.admission.active == 0, "every slot to be free")
         decoded = state.backend.decoded_tokens
         assert decoded < TOTAL
         await asyncio.sleep(0.05)  # a few more scripted intervals: nothing is decoded

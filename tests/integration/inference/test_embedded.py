@@ -11,12 +11,12 @@ from minichat_inference.backends.embedded import EmbeddedBackend
 from minichat_inference.main import create_app
 from minichat_inference.model_store import MODEL_ID
 from minichat_inference.settings import InferenceSettings
+from tests.eventually import eventually
 from tests.integration.inference.conftest import (
     app_client,
     inference_settings,
     live_server,
     state_of,
-    wait_until,
 )
 
 pytestmark = pytest.mark.model
@@ -117,7 +117,7 @@ async def test_disconnect_stops_decoding(embedded_backend: EmbeddedBackend) -> N
                 received += line.startswith("data: ")
                 if received == 2:
                     break
-        await wait_until(lambda: state.admission.active == 0)
+        await eventually(lambda: state.admission.active == 0, "every slot to be free")
         decoded = embedded_backend.decoded_tokens - before
         # Two chunks read, then gone: a handful of tokens were decoded (4 here on 2 cores), far
         # from the 400 asked for. The slot is only released once the decode thread has stopped,

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from minichat_inference.main import create_app
+from tests.eventually import eventually
 from tests.integration.inference.conftest import (
     app_client,
     inference_settings,
     live_server,
     state_of,
-    wait_until,
 )
 from tests.processes import free_port
 
@@ -175,6 +175,8 @@ async def test_chained_through_another_instance_with_api_key_and_cancellation() 
                     received += line.startswith("data: ")
                     if received == 3:
                         break
-            await wait_until(lambda: upstream_state.admission.active == 0)
+            await eventually(
+                lambda: upstream_state.admission.active == 0, "upstream_state.admission.active == 0"
+            )
             assert upstream_state.backend.decoded_tokens < 10_000
     assert seen_keys and all(key == "Bearer sk-test" for key in seen_keys)

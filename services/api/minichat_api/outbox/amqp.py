@@ -23,10 +23,9 @@ from minichat.contracts.events import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
     EVENTS_EXCHANGE,
-    EVENTS_QUEUE,
-    EVENTS_QUEUE_ARGUMENTS,
     EVENTS_ROUTING_KEY,
     TASK_BY_EVENT_TYPE,
+    TOPOLOGY,
 )
 from minichat_api.outbox.rows import OutboxRow
 
@@ -117,17 +116,16 @@ class AmqpPublisher:
 
 
 async def declare_topology(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:
-    """The events exchange and queue and their dead letters, exactly as the worker declares them."""
-    dead_letters = await channel.declare_exchange(
-        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    dead_queue = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
-    await dead_queue.bind(dead_letters, DEAD_LETTER_QUEUE)
-    events = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
-    )
-    queue = await channel.declare_queue(
-        EVENTS_QUEUE, durable=True, arguments=dict(EVENTS_QUEUE_ARGUMENTS)
-    )
-    await queue.bind(events, EVENTS_ROUTING_KEY)
-    return events, dead_letters
+    """The core's TOPOLOGY, as the worker declares it too; the events and dead-letter
+    exchanges."""
+    exchanges: dict[str, AbstractExchange] = {}
+    for bound in TOPOLOGY:
+        exchange = await channel.declare_exchange(
+            bound.exchange, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        queue = await channel.declare_queue(
+            bound.queue, durable=True, arguments=dict(bound.arguments)
+        )
+        await queue.bind(exchange, bound.routing_key)
+        exchanges[bound.exchange] = exchange
+    return exchanges[EVENTS_EXCHANGE], exchanges[DEAD_LETTER_EXCHANGE]

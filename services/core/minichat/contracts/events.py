@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
@@ -60,6 +61,24 @@ DEAD_LETTER_EXCHANGE: Final = "minichat.events.dlx"
 DEAD_LETTER_QUEUE: Final = "minichat.events.dead"
 EVENTS_QUEUE_ARGUMENTS: Final[Mapping[str, str]] = MappingProxyType(
     {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": DEAD_LETTER_QUEUE}
+)
+
+
+@dataclass(frozen=True)
+class BoundQueue:
+    """A durable queue bound to a durable direct exchange by one routing key."""
+
+    queue: str
+    exchange: str
+    routing_key: str
+    arguments: Mapping[str, str] = field(default_factory=dict)
+
+
+# The whole topology, in the order it is declared (the dead letters first, so the events
+# queue's dead-lettering always has somewhere to go). Api and worker both declare it from here.
+TOPOLOGY: Final[tuple[BoundQueue, ...]] = (
+    BoundQueue(DEAD_LETTER_QUEUE, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE),
+    BoundQueue(EVENTS_QUEUE, EVENTS_EXCHANGE, EVENTS_ROUTING_KEY, EVENTS_QUEUE_ARGUMENTS),
 )
 USAGE_EVENT_TASK: Final = "minichat.usage_event"
 AUDIT_EVENT_TASK: Final = "minichat.audit_event"
