@@ -10,10 +10,17 @@ import httpx
 import psycopg
 import pytest
 import redis.asyncio as redis
+from prometheus_client import REGISTRY
 
 from tests.conftest import REDIS_URL
+from tests.eventually import eventually
 from tests.factories import answered, register, start_generation
 from tests.sse import collect, text_of
+
+
+def _open_streams() -> float:
+    """SSE streams this process (the in-process api) holds open now."""
+    return REGISTRY.get_sample_value("minichat_sse_streams_active") or 0.0
 
 
 async def test_resume_with_last_event_id_has_no_gap_and_no_duplicate(
@@ -190,8 +197,9 @@ async def test_a_follower_waiting_when_the_done_is_lost_still_gets_it(
         (done.generation_id,),
     )
     assert await running.fetchone() == ("streaming",)
+    opened = _open_streams()
     follower = asyncio.create_task(collect(fast_redis_client, done.url, done.account.headers))
-    await asyncio.sleep(0.5)
+    await eventually(lambda: _open_streams() > opened, "the follower to be following")
     # ...which now commits the end, and dies.
     await db.execute(
         "UPDATE generations SET status = 'succeeded' WHERE id = %s", (done.generation_id,)
@@ -214,10 +222,11 @@ async def test_a_follower_whose_stream_is_lost_gets_the_stored_closing_events(
         "UPDATE generations SET status = 'streaming', runner_id = 'elsewhere' WHERE id = %s",
         (done.generation_id,),
     )
+    opened = _open_streams()
     follower = asyncio.create_task(
         collect(fast_redis_client, done.url, done.account.headers, last_event_id=done.events[2].id)
     )
-    await asyncio.sleep(0.5)
+    await eventually(lambda: _open_streams() > opened, "the follower to be following")
     await db.execute(
         "UPDATE generations SET status = 'failed', error_code = 'inference_disconnected',"
         " error_message = 'the connection was lost', prompt_tokens = 7,"

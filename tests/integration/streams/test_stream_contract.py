@@ -14,6 +14,7 @@ from minichat_api.streams import GenerationStreams, StreamEvent
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.redis_streams import RedisGenerationStreams
 from tests.conftest import REDIS_URL
+from tests.eventually import eventually
 
 RETENTION_SECONDS = 1
 
@@ -197,13 +198,14 @@ async def test_a_refused_append_still_brings_followers_here_the_done(
     async with _two_processes(f"{redis_prefix}refused:") as (here, there):
         with here.writing(generation):
             written = await here.append(generation, [("delta", {"text": "a", "index": 0})])
-            follower = asyncio.create_task(
-                _follow_to_done(here.follow(generation, None, idle_seconds=30))
-            )
-            await asyncio.sleep(0.2)  # the follower has read "a" and waits
+            following = here.follow(generation, None, idle_seconds=30)
+            first = await asyncio.wait_for(anext(following), 5)
+            assert [e.id for e in first] == written
+            # The follower has read "a"; its next read waits for more.
+            follower = asyncio.create_task(_follow_to_done(following))
             written += await there.append(generation, [("done", {"status": "canceled"})])
             assert await here.append(generation, [("delta", {"text": "b", "index": 1})]) == []
-            assert await asyncio.wait_for(follower, 5) == written
+            assert [e.id for e in first] + await asyncio.wait_for(follower, 5) == written
 
 
 @asynccontextmanager
@@ -245,9 +247,15 @@ async def test_streams_expire_after_retention(streams: GenerationStreams) -> Non
 async def test_a_cancel_is_announced_to_listeners(streams: GenerationStreams) -> None:
     generation = uuid.uuid4()
     listener = asyncio.create_task(streams.next_cancel())
-    await asyncio.sleep(0.2)  # the listener subscribes before the signal
-    await streams.request_cancel(generation)
-    assert await asyncio.wait_for(listener, 5) == generation
+
+    async def heard() -> bool:
+        # Only a subscribed listener hears a broadcast: announce until it has subscribed.
+        await streams.request_cancel(generation)
+        await asyncio.wait({listener}, timeout=0.05)
+        return listener.done()
+
+    await eventually(heard, "the listener to hear the cancel", 5)
+    assert listener.result() == generation
 
 
 async def test_heartbeats_expire(streams: GenerationStreams) -> None:
