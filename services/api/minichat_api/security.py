@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Protocol
 
 import jwt
 from argon2 import PasswordHasher
@@ -64,17 +65,31 @@ class AccessToken:
     expires_in: int
 
 
-class AccessTokens:
-    """Issues and verifies access JWTs with one secret and a pinned algorithm."""
+class Revocations(Protocol):
+    def is_revoked(self, session_id: uuid.UUID) -> bool: ...
 
-    def __init__(self, secret: str, ttl_seconds: int) -> None:
+
+class AccessTokens:
+    """Issues and verifies access JWTs with one secret and a pinned algorithm. Each names its
+    session (`sid`: the refresh-token family its login started), which `revoked` may list as
+    signed out before the token expires."""
+
+    def __init__(self, secret: str, ttl_seconds: int, revoked: Revocations) -> None:
         self._secret = secret
         self._ttl = ttl_seconds
+        self._revoked = revoked
 
-    def issue(self, user_id: uuid.UUID, now: datetime | None = None) -> AccessToken:
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, now: datetime | None = None
+    ) -> AccessToken:
         issued_at = now or datetime.now(UTC)
         claims = {
             "sub": str(user_id),
+            "sid": str(session_id),
             "iat": issued_at,
             "exp": issued_at + timedelta(seconds=self._ttl),
             "iss": JWT_ISSUER,
@@ -90,7 +105,7 @@ class AccessTokens:
                 self._secret,
                 algorithms=[JWT_ALGORITHM],
                 issuer=JWT_ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                options={"require": ["exp", "iat", "sub", "iss", "sid"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("access token expired", code="token_expired") from exc
@@ -99,6 +114,11 @@ class AccessTokens:
         if claims.get("typ") != _ACCESS_TOKEN_TYPE:
             raise Unauthenticated("invalid access token", code="invalid_token")
         try:
-            return uuid.UUID(claims["sub"])
-        except (ValueError, TypeError) as exc:
+            user_id, session_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
+        except (ValueError, TypeError, AttributeError) as exc:
             raise Unauthenticated("invalid access token", code="invalid_token") from exc
+        if self._revoked.is_revoked(session_id):
+            raise Unauthenticated(
+                "this session was signed out; log in again", code="session_revoked"
+            )
+        return user_id

@@ -18,6 +18,11 @@ from minichat_api.generation.upstream import OpenAIUpstream
 from minichat_api.outbox.local import Deliver, LocalPublisher
 from minichat_api.outbox.relay import OutboxRelay
 from minichat_api.outbox.rows import Publisher
+from minichat_api.revocations import (
+    MemoryRevokedSessions,
+    RedisRevokedSessions,
+    RevokedSessions,
+)
 from minichat_api.security import AccessTokens
 from minichat_api.settings import ApiSettings
 from minichat_api.streams import GenerationStreams
@@ -35,6 +40,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     access_tokens: AccessTokens
+    revoked_sessions: RevokedSessions
     auth_policy: AuthPolicy
     streams: GenerationStreams
     upstream: OpenAIUpstream
@@ -70,13 +76,15 @@ class AppState:
                 **settings.relay_options(),
             )
         api_key = settings.inference_upstream_api_key
+        revoked = open_revoked_sessions(settings)
         return cls(
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
             access_tokens=AccessTokens(
-                settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds
+                settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds, revoked
             ),
+            revoked_sessions=revoked,
             auth_policy=AuthPolicy(
                 refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
                 max_login_failures=settings.login_max_failures,
@@ -103,6 +111,7 @@ class AppState:
         return self._model
 
     async def start(self) -> None:
+        await self.revoked_sessions.start()
         await self.runner.start()
         if self.relay is not None:
             await self.relay.start()
@@ -112,6 +121,7 @@ class AppState:
             await self.relay.stop()
         await self.runner.stop()
         await self.streams.close()
+        await self.revoked_sessions.close()
         await self.upstream.close()
         await self.engine.dispose()
 
@@ -129,6 +139,16 @@ def open_streams(settings: ApiSettings) -> GenerationStreams:
         prefix=settings.redis_key_prefix,
         retention_seconds=settings.stream_retention_seconds,
         max_events=settings.stream_max_events,
+    )
+
+
+def open_revoked_sessions(settings: ApiSettings) -> RevokedSessions:
+    """Shared through Redis by every api process, or kept in the one process of `minichat up`."""
+    ttl = settings.access_token_ttl_seconds
+    if settings.redis_url.startswith(MEMORY_URL):
+        return MemoryRevokedSessions(ttl_seconds=ttl)
+    return RedisRevokedSessions.from_url(
+        settings.redis_url, prefix=settings.redis_key_prefix, ttl_seconds=ttl
     )
 
 

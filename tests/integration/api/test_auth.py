@@ -8,7 +8,10 @@ import httpx
 import psycopg
 import pytest
 
+from minichat_api.main import create_app
 from minichat_api.settings import ApiSettings
+from tests.conftest import in_process
+from tests.eventually import eventually
 from tests.factories import DEFAULT_PASSWORD, register, unique_email
 
 
@@ -210,3 +213,83 @@ async def test_logout_revokes_the_refresh_token(client: httpx.AsyncClient) -> No
     assert "content-type" not in response.headers
     after = await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
     assert after.status_code == 401
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _me(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.get("/api/auth/me", headers=_bearer(token))
+
+
+async def test_logout_signs_out_the_session_s_access_token_and_no_other(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await register(client)
+    other = await client.post(
+        "/api/auth/login", json={"email": account.email, "password": account.password}
+    )
+    assert (await _me(client, account.access_token)).status_code == 200
+
+    await client.post("/api/auth/logout", json={"refresh_token": account.refresh_token})
+
+    signed_out = await _me(client, account.access_token)
+    assert signed_out.status_code == 401
+    assert signed_out.json()["error"]["code"] == "session_revoked"
+    assert (await _me(client, other.json()["access_token"])).status_code == 200
+
+
+async def test_a_reused_refresh_token_signs_out_every_access_token_of_its_session(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await register(client)
+    rotated = (
+        await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
+    ).json()
+    assert (await _me(client, rotated["access_token"])).status_code == 200
+
+    reuse = await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert reuse.status_code == 401
+
+    for token in (account.access_token, rotated["access_token"]):
+        response = await _me(client, token)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "session_revoked"
+
+
+async def test_a_logout_on_one_api_process_signs_the_session_out_on_another(
+    client: httpx.AsyncClient, settings: ApiSettings
+) -> None:
+    async with in_process(create_app(settings)) as elsewhere:
+        account = await register(client)
+        assert (await _me(elsewhere, account.access_token)).status_code == 200
+        await client.post("/api/auth/logout", json={"refresh_token": account.refresh_token})
+
+        async def refused_elsewhere() -> bool:
+            return (await _me(elsewhere, account.access_token)).status_code == 401
+
+        await eventually(refused_elsewhere, "the other process to refuse the token", 10)
+
+
+async def test_parallel_wrong_passwords_each_count_as_a_failure(
+    client: httpx.AsyncClient, settings: ApiSettings, db: psycopg.AsyncConnection
+) -> None:
+    account = await register(client)
+    bad = {"email": account.email, "password": "wrong-password"}
+    attempts = 50
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/login", json=bad) for _ in range(attempts))
+    )
+    codes = sorted(r.status_code for r in responses)
+    # No more than the allowed failures reached the password check; the rest were throttled.
+    assert codes.count(401) <= settings.login_max_failures
+    assert set(codes) <= {401, 429}
+    cursor = await db.execute(
+        "SELECT count(*) FROM login_failures WHERE key LIKE %s", (f"{account.email}|%",)
+    )
+    assert await cursor.fetchone() == (attempts,)
+    right = await client.post(
+        "/api/auth/login", json={"email": account.email, "password": account.password}
+    )
+    assert right.status_code == 429

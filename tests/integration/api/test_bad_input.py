@@ -153,6 +153,7 @@ def _claims(account: Account, **overrides: object) -> dict[str, object]:
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": account.user["id"],
+        "sid": str(uuid.uuid4()),
         "iat": now,
         "exp": now + timedelta(minutes=5),
         "iss": "minichat",
@@ -180,6 +181,8 @@ def _bad_tokens(account: Account) -> dict[str, str]:
         ),
         "no-exp": jwt.encode(_claims(account, exp=None), TEST_JWT_SECRET, "HS256"),
         "no-sub": jwt.encode(_claims(account, sub=None), TEST_JWT_SECRET, "HS256"),
+        "no-session": jwt.encode(_claims(account, sid=None), TEST_JWT_SECRET, "HS256"),
+        "session-not-uuid": jwt.encode(_claims(account, sid=7), TEST_JWT_SECRET, "HS256"),
         "sub-not-uuid": jwt.encode(_claims(account, sub="admin"), TEST_JWT_SECRET, "HS256"),
         "wrong-type": jwt.encode(_claims(account, typ="refresh"), TEST_JWT_SECRET, "HS256"),
         "hs512": jwt.encode(_claims(account), TEST_JWT_SECRET, "HS512"),

@@ -73,7 +73,11 @@ async def login(
 @router.post("/refresh", responses={401: {"model": ErrorBody}})
 async def refresh(body: RefreshRequest, session: SessionDep, state: StateDep) -> TokenPair:
     issued = await auth.refresh(
-        session, state.access_tokens, state.auth_policy, refresh_token=body.refresh_token
+        session,
+        state.access_tokens,
+        state.auth_policy,
+        state.revoked_sessions,
+        refresh_token=body.refresh_token,
     )
     return TokenPair(
         access_token=issued.access_token,
@@ -83,8 +87,10 @@ async def refresh(body: RefreshRequest, session: SessionDep, state: StateDep) ->
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def logout(body: RefreshRequest, session: SessionDep) -> None:
-    await auth.logout(session, refresh_token=body.refresh_token)
+async def logout(body: RefreshRequest, session: SessionDep, state: StateDep) -> None:
+    """Sign the session out: its refresh token at once, its access tokens within seconds on
+    every api process."""
+    await auth.logout(session, state.revoked_sessions, refresh_token=body.refresh_token)
 
 
 @router.get("/me", responses={401: {"model": ErrorBody}})

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from minichat.db.models import LoginFailure, RefreshToken, User
 from minichat.errors import Conflict, RateLimited, Unauthenticated
 from minichat_api import security
+from minichat_api.revocations import RevokedSessions
 from minichat_api.security import AccessTokens
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
@@ -78,7 +79,7 @@ async def login(
 ) -> IssuedTokens:
     email = normalize_email(email)
     throttle_key = f"{email}|{context.client}"
-    await _refuse_if_throttled(session, policy, throttle_key)
+    await _count_attempt(session, policy, throttle_key)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         await asyncio.to_thread(security.burn_password_check, password)
@@ -86,8 +87,6 @@ async def login(
     else:
         valid = await asyncio.to_thread(security.verify_password, user.password_hash, password)
     if user is None or not valid:
-        session.add(LoginFailure(key=throttle_key))
-        await session.commit()
         raise Unauthenticated("invalid email or password", code="invalid_credentials")
     await session.execute(delete(LoginFailure).where(LoginFailure.key == throttle_key))
     if security.password_needs_rehash(user.password_hash):
@@ -99,8 +98,15 @@ async def login(
 
 
 async def refresh(
-    session: AsyncSession, tokens: AccessTokens, policy: AuthPolicy, *, refresh_token: str
+    session: AsyncSession,
+    tokens: AccessTokens,
+    policy: AuthPolicy,
+    revoked: RevokedSessions,
+    *,
+    refresh_token: str,
 ) -> IssuedTokens:
+    """New tokens for a refresh token, which is spent. A spent one presented again (stolen,
+    or replayed) signs its whole session out: refresh tokens and access tokens alike."""
     now = datetime.now(UTC)
     token_hash = security.hash_refresh_token(refresh_token)
     stored = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
@@ -117,6 +123,7 @@ async def refresh(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         await _revoke_family(session, stored.family_id, now)
         await session.commit()
+        await revoked.revoke(stored.family_id)
         raise Unauthenticated(
             "refresh token was already used; every session of this login is signed out",
             code="refresh_token_reused",
@@ -127,23 +134,31 @@ async def refresh(
     return issued
 
 
-async def logout(session: AsyncSession, *, refresh_token: str) -> None:
-    """Revoke the family of `refresh_token`; unknown tokens are ignored (logout is idempotent)."""
+async def logout(session: AsyncSession, revoked: RevokedSessions, *, refresh_token: str) -> None:
+    """Sign out the session of `refresh_token`: its refresh tokens and its access tokens;
+    unknown tokens are ignored (logout is idempotent)."""
     token_hash = security.hash_refresh_token(refresh_token)
     stored = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
     if stored is not None:
         await _revoke_family(session, stored.family_id, datetime.now(UTC))
         await session.commit()
+        await revoked.revoke(stored.family_id)
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _refuse_if_throttled(session: AsyncSession, policy: AuthPolicy, key: str) -> None:
+async def _count_attempt(session: AsyncSession, policy: AuthPolicy, key: str) -> None:
+    """Record the attempt as a failure before the password is checked (a success deletes the
+    record), then count: of attempts racing in parallel each sees at least those committed
+    before it, so no more than `max_login_failures` ever reach the password check, and every
+    one of them counts."""
     now = datetime.now(UTC)
     window_start = now - policy.failure_window
     await session.execute(delete(LoginFailure).where(LoginFailure.created_at < window_start))
+    session.add(LoginFailure(key=key))
+    await session.commit()
     count, oldest = (
         await session.execute(
             select(func.count(), func.min(LoginFailure.created_at)).where(
@@ -151,7 +166,7 @@ async def _refuse_if_throttled(session: AsyncSession, policy: AuthPolicy, key: s
             )
         )
     ).one()
-    if count >= policy.max_login_failures and oldest is not None:
+    if count > policy.max_login_failures and oldest is not None:
         await session.commit()
         oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
         retry_after = max(1, int((oldest_utc + policy.failure_window - now).total_seconds()) + 1)
@@ -184,7 +199,7 @@ async def _issue(
             expires_at=datetime.now(UTC) + policy.refresh_ttl,
         )
     )
-    access = tokens.issue(user.id)
+    access = tokens.issue(user.id, family_id)
     return IssuedTokens(user, access.token, refresh_token, access.expires_in)
 
 
