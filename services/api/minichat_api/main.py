@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,15 +15,20 @@ from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.settings import ApiSettings
-from minichat_api.state import AppState
+from minichat_api.state import AppState, ReadinessCheck
 from minichat_api.webui import mount_web_ui
 
 
-def create_app(settings: ApiSettings | None = None, event_sink: Deliver | None = None) -> FastAPI:
-    """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`)."""
+def create_app(
+    settings: ApiSettings | None = None,
+    event_sink: Deliver | None = None,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`);
+    `readiness`: its supervised children, which /readyz then also checks."""
     settings = settings or ApiSettings.load()
     # Built now, not in the lifespan, so a misconfigured process fails before it listens.
-    state = AppState.build(settings, event_sink)
+    state = AppState.build(settings, event_sink, readiness)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
