@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minichat import __version__
+from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
@@ -46,8 +47,9 @@ def create_app(
     app = FastAPI(
         title="MiniChat API",
         version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        # Served by mount_docs from a package instead of a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -65,5 +67,6 @@ def create_app(
     )
     for router in (health.router, auth.router, chats.router, generations.router, usage.router):
         app.include_router(router)
+    mount_docs(app)
     mount_web_ui(app, settings)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,3 +108,17 @@ def broken_api(
     env["INFERENCE_CONNECT_TIMEOUT_SECONDS"] = "1"
     with serve(["api"], env, tmp_path) as service:
         yield service
+
+
+def run_script(web_tools: WebTools, script: str, env: dict[str, str]) -> None:
+    """Run web/e2e/<script> in node with Chromium; fail with its output unless it succeeds."""
+    result = subprocess.run(
+        [web_tools.node, f"e2e/{script}"],
+        cwd=WEB,
+        env={**os.environ, "MINICHAT_E2E_CHROMIUM": web_tools.chromium, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}{result.stderr}"
