@@ -19,6 +19,7 @@ from minichat_api.generation.checkpoints import Checkpointer
 from minichat_api.generation.delta_writer import DeltaWriter
 from minichat_api.generation.endings import record_end
 from minichat_api.generation.progress import Progress
+from minichat_api.generation.prompt import estimated_tokens
 from minichat_api.generation.upstream import ChatTurn, Upstream, UpstreamError, Usage
 from minichat_api.streams import GenerationStreams
 
@@ -66,6 +67,9 @@ class GenerationJob:
     _tokens: int = 0
     _ttft_ms: float | None = None
     _saved_tokens: int = 0
+    # Whether the model took the prompt in: it answered something, or was asked then stopped.
+    _asked_model: bool = False
+    _model_answered: bool = False
 
     def stop(self, reason: StopReason) -> None:
         """Stop streaming now; the upstream request is closed, so the model stops computing."""
@@ -123,7 +127,8 @@ class GenerationJob:
         except Exception as exc:  # Redis broke mid-answer: keep the text, report the failure.
             logger.warning("generation %s: stream write failed: %r", self.generation_id, exc)
             status, error = GenerationStatus.FAILED, ("stream_unavailable", str(exc))
-        usage = self._upstream_task.result() if status == GenerationStatus.SUCCEEDED else None
+        task = self._upstream_task
+        usage = None if task.cancelled() or task.exception() else task.result()
         await self._finish(status, error, writer, usage, started)
 
     def _outcome(self) -> tuple[GenerationStatus, tuple[str, str] | None]:
@@ -171,7 +176,7 @@ class GenerationJob:
     async def _consume_once(self, writer: DeltaWriter, started: float) -> Usage | None:
         usage: Usage | None = None
         chunks = self.upstream.stream_chat(
-            self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
+            self._sent_prompt(),
             model=self.config.model,
             max_tokens=max(1, self.config.max_tokens - self._tokens),
             continue_final_message=bool(self.resume.text),
@@ -179,7 +184,9 @@ class GenerationJob:
         if self.asked is not None:
             # The waiter runs only once this task pauses, after the request below is written.
             resolve(self.asked)
+        self._asked_model = True
         async for chunk in chunks:
+            self._model_answered = True
             if chunk.text:
                 if not await self._claim_held():
                     self._stop = StopReason.RELINQUISHED
@@ -194,6 +201,20 @@ class GenerationJob:
             if chunk.usage is not None:
                 usage = chunk.usage
         return usage
+
+    def _sent_prompt(self) -> list[ChatTurn]:
+        resumed = [ChatTurn("assistant", self.resume.text)] if self.resume.text else []
+        return self.prompt + resumed
+
+    def _prompt_tokens(self, status: GenerationStatus, usage: Usage | None) -> int:
+        """The model's count when it gave one, else an estimate of the prompt it took in; none
+        for a prompt it never took (unreachable, refused, or stopped before it was asked)."""
+        if usage is not None:
+            return usage.prompt_tokens
+        took_it = self._model_answered or (
+            self._asked_model and status == GenerationStatus.CANCELED
+        )
+        return estimated_tokens(self._sent_prompt()) if took_it else 0
 
     async def _claim_held(self) -> bool:
         # Shielded: stopping the job must not cancel the claim, whose outcome decides whether
@@ -213,7 +234,7 @@ class GenerationJob:
         started: float,
     ) -> None:
         text = self.resume.text + writer.received_text
-        prompt_tokens = usage.prompt_tokens if usage else 0
+        prompt_tokens = self._prompt_tokens(status, usage)
         completion_tokens = (
             usage.completion_tokens if usage and not self.resume.text else self._tokens
         )
