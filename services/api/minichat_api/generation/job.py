@@ -12,7 +12,7 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.statuses import GenerationStatus
+from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
 from minichat_api.generation.checkpoints import Checkpointer
@@ -70,6 +70,7 @@ class GenerationJob:
     # Whether the model took the prompt in: it answered something, or was asked then stopped.
     _asked_model: bool = False
     _model_answered: bool = False
+    _finish_reason: FinishReason | None = None
 
     def stop(self, reason: StopReason) -> None:
         """Stop streaming now; the upstream request is closed, so the model stops computing."""
@@ -103,8 +104,15 @@ class GenerationJob:
 
     async def _run(self) -> None:
         started = time.monotonic()
+        # A stream without the text the answer resumes from (a continuation's first run, or
+        # an adopted answer whose stream expired) gets it with the first new text.
+        lead = self.resume.text if self.resume.next_index == 0 else ""
         writer = DeltaWriter(
-            self.streams, self.generation_id, self.resume.next_index, self.resume.completion_tokens
+            self.streams,
+            self.generation_id,
+            self.resume.next_index,
+            self.resume.completion_tokens,
+            lead,
         )
         self._writer = writer
         self._tokens = self._saved_tokens = self.resume.completion_tokens
@@ -200,6 +208,8 @@ class GenerationJob:
                 self.checkpoints.streamed(self, self._tokens - self._saved_tokens)
             if chunk.usage is not None:
                 usage = chunk.usage
+            if chunk.finish_reason in (FinishReason.STOP, FinishReason.LENGTH):
+                self._finish_reason = FinishReason(chunk.finish_reason)
         return usage
 
     def _sent_prompt(self) -> list[ChatTurn]:
@@ -249,6 +259,7 @@ class GenerationJob:
             completion_tokens=completion_tokens,
             ttft_ms=self._ttft_ms,
             error=error,
+            finish_reason=self._finish_reason if status == GenerationStatus.SUCCEEDED else None,
         )
         if ended:
             metrics.GENERATION_DURATION.observe(time.monotonic() - started)
