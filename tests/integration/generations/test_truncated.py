@@ -72,7 +72,8 @@ async def test_a_cut_answer_says_so_and_continue_finishes_the_same_text(
     # Continued twice: LIMIT more words, then the rest, which ends on its own.
     text = scripted_text(LIMIT)
     for continued_to, reason in ((2 * LIMIT, "length"), (FAST_TOKENS, "stop")):
-        cut, events = await _answer(client, account, chat["id"], {"continue_from": cut["id"]})
+        body = {"continue_from": cut["assistant_message_id"]}
+        cut, events = await _answer(client, account, chat["id"], body)
         # The stream begins with the text it continues, so a reader sees the answer whole.
         assert text_of(events).startswith(text)
         text = scripted_text(continued_to)
@@ -97,7 +98,7 @@ async def test_only_a_cut_answer_to_the_last_message_can_be_continued(
 
     refused = await client.post(
         f"/api/chats/{chat['id']}/generations",
-        json={"continue_from": earlier["id"]},
+        json={"continue_from": earlier["assistant_message_id"]},
         headers=account.headers,
     )
     assert refused.status_code == 409
@@ -113,7 +114,7 @@ async def test_an_answer_that_ended_on_its_own_is_not_cut(fast_client: httpx.Asy
     assert events[-1].data == {"status": "succeeded"}
     refused = await fast_client.post(
         f"/api/chats/{chat['id']}/generations",
-        json={"continue_from": whole["id"]},
+        json={"continue_from": whole["assistant_message_id"]},
         headers=account.headers,
     )
     assert refused.status_code == 409

@@ -80,7 +80,7 @@ class GenerationService:
         continue_from: uuid.UUID | None = None,
     ) -> Generation:
         """The chat's new generation answering its last user message, or an earlier request's;
-        with `continue_from`, one that continues that generation's answer."""
+        with `continue_from` (an answer's message id), one that continues that answer."""
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
             return earlier
@@ -273,12 +273,12 @@ async def _earlier_request(
 
 
 async def _continuable_text(
-    session: AsyncSession, user_id: uuid.UUID, generation_id: uuid.UUID, answering: uuid.UUID
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID, answering: uuid.UUID
 ) -> str:
     """The text of the answer to continue: one the token limit cut, to the chat's last
     message (`answering`); a 409 `not_continuable` otherwise."""
-    cut = await store.get_generation(session, user_id, generation_id)
-    if cut.user_message_id != answering or cut.finish_reason != FinishReason.LENGTH:
+    cut = await store.generation_of_answer(session, user_id, message_id)
+    if cut is None or cut.user_message_id != answering or cut.finish_reason != FinishReason.LENGTH:
         raise Conflict(
             "only an answer to the last message that the token limit cut can be continued",
             code="not_continuable",

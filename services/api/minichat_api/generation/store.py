@@ -117,6 +117,17 @@ async def get_generation(
     return generation
 
 
+async def generation_of_answer(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID
+) -> Generation | None:
+    """The user's generation whose answer is the message `message_id`."""
+    return await session.scalar(
+        select(Generation).where(
+            Generation.assistant_message_id == message_id, Generation.user_id == user_id
+        )
+    )
+
+
 async def load(session: AsyncSession, generation_id: uuid.UUID) -> Generation | None:
     """The generation as the database has it now, whatever the session saw before."""
     return await session.scalar(

@@ -26,9 +26,9 @@ class GenerationCreate(BaseModel):
 
     continue_from: uuid.UUID | None = Field(
         default=None,
-        description="a generation of this chat answering its last message that the token limit "
-        'cut (finish_reason "length"): the new answer continues its text, and its stream '
-        "begins with it",
+        description="the id of an answer (an assistant message) to the chat's last message that "
+        'the token limit cut (finish_reason "length"): the new answer continues its text, and '
+        "its stream begins with it",
     )
 
 
