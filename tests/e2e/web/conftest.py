@@ -24,6 +24,8 @@ ARTIFACTS = REPO / "test-artifacts" / "web"
 # Long enough to press Stop while it streams (about 4 s), short enough to wait for whole answers.
 SCRIPTED_TOKENS = 120
 SCRIPTED_INTERVAL_MS = 30
+# Cuts a scripted answer twice: two Continues finish it.
+SHORT_ANSWER_TOKENS = 50
 
 
 def _missing(what: str) -> None:
@@ -92,6 +94,23 @@ def web_api(
     """An api serving the built UI, answering through the scripted model."""
     del web_tools  # only required first, so a missing tool fails before servers start
     env = api_env(database_url, redis_prefix, scripted_inference.url)
+    with serve(["api"], env, tmp_path) as service:
+        yield service
+
+
+@pytest.fixture
+def short_answers_api(
+    web_tools: WebTools,
+    test_databases: ScratchDatabases,
+    redis_prefix: str,
+    scripted_inference: Service,
+    tmp_path: Path,
+) -> Iterator[Service]:
+    """An api whose answers stop after SHORT_ANSWER_TOKENS tokens (GENERATION_MAX_TOKENS)."""
+    del web_tools
+    database = test_databases.create(f"web_short_{uuid.uuid4().hex[:6]}")
+    env = api_env(database, f"{redis_prefix}short:", scripted_inference.url)
+    env["GENERATION_MAX_TOKENS"] = str(SHORT_ANSWER_TOKENS)
     with serve(["api"], env, tmp_path) as service:
         yield service
 
