@@ -65,7 +65,10 @@ class SupervisedProcess:
         """Start the child and wait until it is ready; a ConfigError if it dies first."""
         process = self._spawn()
         if not self._wait_ready(process):
+            hung = process.poll() is None
             self.stop()
+            if hung:
+                raise ConfigError(f"the {self.name} was not ready after {self.start_timeout:.0f} s")
             raise ConfigError(f"the {self.name} stopped while starting; see {self.log.name}")
         self._watcher.start()
 
@@ -107,8 +110,13 @@ class SupervisedProcess:
                 return
             pause = min(pause * 2, self.backoff.longest)
             self.restarts += 1
-            if self._wait_ready(self._spawn()):
+            restarted = self._spawn()
+            if self._wait_ready(restarted):
                 logger.warning("the %s is serving again (restart %d)", self.name, self.restarts)
+            elif restarted.poll() is None and not self._stopping.is_set():
+                # Alive but never ready: killed, so the next round starts it afresh.
+                logger.warning("the %s was not ready in time; killing it", self.name)
+                restarted.kill()
 
     def _wait_ready(self, process: subprocess.Popen[bytes]) -> bool:
         deadline = time.monotonic() + self.start_timeout
