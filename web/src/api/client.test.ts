@@ -73,4 +73,9 @@ describe("ApiError", () => {
     const error = new ApiError(422, "validation_error", "content: String should have at most 32000 characters", "content");
     expect(error.friendly).toBe("Your message is too long: at most 32,000 characters. Shorten it and send again.");
   });
+
+  it("names the field of other validation errors, in words", () => {
+    const error = new ApiError(422, "validation_error", "title: String should have at most 200 characters", "title");
+    expect(error.friendly).toBe("Title should have at most 200 characters.");
+  });
 });

@@ -29,7 +29,11 @@ export class ApiError extends Error {
         ? `Your message is too long: at most ${Number(limit).toLocaleString("en")} characters. Shorten it and send again.`
         : "Your message cannot be sent as it is. Check it and try again.";
     }
-    if (this.status === 422) return fieldMessage(this);
+    if (this.status === 422 && this.field) {
+      const what = this.field.charAt(0).toUpperCase() + this.field.slice(1).replace(/_/g, " ");
+      const problem = fieldMessage(this);
+      return problem.startsWith("Should") ? `${what} s${problem.slice(1)}.` : `${what}: ${problem}`;
+    }
     return this.message;
   }
 
