@@ -36,7 +36,7 @@ await scenario("newcomer", async (browser, step) => {
 
   step("the composer tells the limit before sending");
   await composer(page).fill("x".repeat(32_001));
-  await page.getByText("1 characters over the limit of 32,000", { exact: false }).waitFor();
+  await page.getByText("1 character over the limit of 32,000", { exact: false }).waitFor();
   check(await page.getByRole("button", { name: "Send message" }).isDisabled(), "Send is off over the limit");
   await composer(page).fill("");
 

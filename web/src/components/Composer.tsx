@@ -81,11 +81,15 @@ export function Composer({ busy, generating, stopping, onSend, onStop }: Props) 
       {length >= COUNT_FROM ? (
         <p id="composer-count" className={over ? "composer-count over" : "composer-count"} aria-live="polite">
           {over
-            ? `${(length - MAX_MESSAGE_CHARS).toLocaleString("en")} characters over the limit of ${MAX_MESSAGE_CHARS.toLocaleString("en")}: shorten the message to send it.`
+            ? `${characters(length - MAX_MESSAGE_CHARS)} over the limit of ${MAX_MESSAGE_CHARS.toLocaleString("en")}: shorten the message to send it.`
             : `${length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters`}
         </p>
       ) : null}
       <p className="composer-hint">Enter to send · Shift+Enter for a new line · at most {MAX_MESSAGE_CHARS.toLocaleString("en")} characters</p>
     </form>
   );
+}
+
+function characters(count: number): string {
+  return `${count.toLocaleString("en")} ${count === 1 ? "character" : "characters"}`;
 }
