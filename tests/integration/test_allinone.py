@@ -27,7 +27,13 @@ NO_SERVERS = dict.fromkeys(
 
 @contextmanager
 def minichat_up(data_dir: Path, logs: Path) -> Iterator[Service]:
-    env = {**NO_SERVERS, "INFERENCE_BACKEND": "embedded", "GENERATION_MAX_TOKENS": "48"}
+    # Greedy, so the answer to the question below is known.
+    env = {
+        **NO_SERVERS,
+        "INFERENCE_BACKEND": "embedded",
+        "INFERENCE_TEMPERATURE": "0",
+        "GENERATION_MAX_TOKENS": "48",
+    }
     with serve(["up", "--data-dir", str(data_dir)], env, logs, startup_timeout=900) as service:
         yield service
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +12,9 @@ from sqlalchemy import create_engine
 from minichat.db import migrate
 from minichat.db.models import Base
 from tests.conftest import ScratchDatabases
+from tests.processes import run_command
+
+VERSIONS = Path(migrate.MIGRATIONS_LOCATION) / "versions"
 
 EXPECTED_TABLES = {
     "alembic_version",
@@ -57,3 +62,15 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_minichat_migrate_prints_each_revision_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    result = run_command(["migrate"], {"DATABASE_URL": url})
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    revisions = sorted(p.stem.split("_", 1)[0] for p in VERSIONS.glob("[0-9]*.py"))
+    for revision in revisions:
+        assert output.count(f"-> {revision},") == 1, output
+    assert output.count("Running upgrade") == len(revisions), output

@@ -4,30 +4,17 @@
 // MINICHAT_E2E_CHROMIUM, MINICHAT_E2E_ARTIFACTS (screenshots), MINICHAT_E2E_ANSWER (full text).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import {
+  chatLink, check, composer, lastAnswer, launch, normalize, regenerateButton, register, required,
+  stopButton, uniqueEmail, until, WAIT, waitForAnswer, PASSWORD,
+} from "./lib.mjs";
 
 const base = required("MINICHAT_E2E_URL");
 const brokenBase = required("MINICHAT_E2E_BROKEN_URL");
 const artifacts = process.env.MINICHAT_E2E_ARTIFACTS ?? "test-artifacts/web";
 const fullAnswer = normalize(required("MINICHAT_E2E_ANSWER"));
-const WAIT = 60_000;
-const PASSWORD = "correct horse battery staple";
 const FIRST_WORDS = fullAnswer.split(" ").slice(0, 4).join(" ");
 
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-function normalize(text) {
-  return text.replace(/\s+/g, " ").trim();
-}
-function uniqueEmail(tag) {
-  return `web-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-}
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
 let stepName = "start";
 let lastPage = null;
 function step(name) {
@@ -39,32 +26,9 @@ async function shot(page, name) {
   await page.evaluate(() => document.fonts.ready);
   await page.screenshot({ path: join(artifacts, `${name}.png`) });
 }
-async function until(what, fn, timeout = WAIT) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
-const composer = (page) => page.getByLabel("Message", { exact: true });
-const stopButton = (page) => page.getByRole("button", { name: "Stop generating" });
-const regenerateButton = (page) => page.getByRole("button", { name: "Regenerate answer" });
-const chatLink = (page, title) => page.getByRole("navigation", { name: "Chats" }).getByRole("link", { name: title, exact: true });
 const userMessage = (page, text) => page.locator("article.message.user").getByText(text, { exact: true });
 const streamingAnswer = (page) => page.locator('article.message.assistant[aria-busy="true"]');
-const lastAnswer = (page) => page.locator("article.message.assistant").last();
-
-async function register(page, url, email) {
-  await page.goto(`${url}/`);
-  await page.waitForURL("**/login");
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.waitForURL("**/chat");
-}
 
 async function sendAndFinish(page, text) {
   await composer(page).fill(text);
@@ -73,21 +37,9 @@ async function sendAndFinish(page, text) {
   await waitForAnswer(page);
 }
 
-async function waitForAnswer(page) {
-  await regenerateButton(page).waitFor({ timeout: WAIT });
-  await stopButton(page).waitFor({ state: "detached", timeout: WAIT });
-}
-
 async function main() {
   mkdirSync(artifacts, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.MINICHAT_E2E_CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   const pageErrors = [];
   const refreshes = [];
   try {

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from minichat import __version__
+from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.settings import ApiSettings
-from minichat_api.state import AppState
+from minichat_api.state import AppState, ReadinessCheck
 from minichat_api.webui import mount_web_ui
 
 
-def create_app(settings: ApiSettings | None = None, event_sink: Deliver | None = None) -> FastAPI:
-    """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`)."""
+def create_app(
+    settings: ApiSettings | None = None,
+    event_sink: Deliver | None = None,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> FastAPI:
+    """`event_sink`: the in-process event consumer of the all-in-one mode (`minichat up`);
+    `readiness`: its supervised children, which /readyz then also checks."""
     settings = settings or ApiSettings.load()
     # Built now, not in the lifespan, so a misconfigured process fails before it listens.
-    state = AppState.build(settings, event_sink)
+    state = AppState.build(settings, event_sink, readiness)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -41,8 +47,9 @@ def create_app(settings: ApiSettings | None = None, event_sink: Deliver | None =
     app = FastAPI(
         title="MiniChat API",
         version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        # Served by mount_docs from a package instead of a CDN.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -60,5 +67,6 @@ def create_app(settings: ApiSettings | None = None, event_sink: Deliver | None =
     )
     for router in (health.router, auth.router, chats.router, generations.router, usage.router):
         app.include_router(router)
+    mount_docs(app)
     mount_web_ui(app, settings)
     return app

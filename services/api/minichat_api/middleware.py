@@ -7,6 +7,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minichat_api.docs import DOCS_ASSETS, OPENAPI_URL
 from minichat_api.errors import error_response
 from minichat_api.metrics import REQUEST_LATENCY
 
@@ -47,6 +48,30 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+# Paths no route template describes (files and pages), each with one label, so the set of
+# labels stays bounded however many different paths are asked for.
+_FILE_LABELS = (
+    (DOCS_ASSETS + "/", DOCS_ASSETS + "/{file}"),
+    ("/api/", "unmatched"),
+    ("/assets/", "/assets/{file}"),
+)
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's template; for the docs' and the web UI's files, the OpenAPI document
+    and the web UI's pages (SPA paths such as /chat/<id>) a fixed label."""
+    route = getattr(scope.get("route"), "path", None)
+    if route:
+        return str(route)
+    path: str = scope["path"]
+    if path == OPENAPI_URL:
+        return path
+    for prefix, label in _FILE_LABELS:
+        if path.startswith(prefix):
+            return label
+    return "/{page}"
+
+
 class RequestMetrics:
     """Observes the time to the start of each response, labelled by route template."""
 
@@ -61,10 +86,9 @@ class RequestMetrics:
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                route = scope.get("route")
                 REQUEST_LATENCY.labels(
                     method=scope["method"],
-                    route=getattr(route, "path", "unmatched"),
+                    route=route_label(scope),
                     status=str(message["status"]),
                 ).observe(time.perf_counter() - started)
             await send(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,6 +33,8 @@ from minichat_api.usecases.auth import AuthPolicy
 
 logger = logging.getLogger(__name__)
 FALLBACK_MODEL = "default"
+# A part /readyz reports on besides the database and Redis: True while it serves.
+ReadinessCheck = Callable[[], bool]
 
 
 @dataclass
@@ -45,6 +48,7 @@ class AppState:
     streams: GenerationStreams
     upstream: OpenAIUpstream
     relay: OutboxRelay | None = None
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     runner: GenerationRunner = field(init=False)
     generations: GenerationService = field(init=False)
     endings: StoredEndings = field(init=False)
@@ -64,8 +68,14 @@ class AppState:
         self.endings = StoredEndings(self.sessions)
 
     @classmethod
-    def build(cls, settings: ApiSettings, event_sink: Deliver | None = None) -> AppState:
-        """`event_sink`: where `BROKER_URL=memory://` delivers events (wired by `minichat up`)."""
+    def build(
+        cls,
+        settings: ApiSettings,
+        event_sink: Deliver | None = None,
+        readiness: Mapping[str, ReadinessCheck] | None = None,
+    ) -> AppState:
+        """`event_sink`: where `BROKER_URL=memory://` delivers events, and `readiness`: the
+        children /readyz also checks (both wired by `minichat up`)."""
         engine = create_engine(settings.database_url)
         relay = None
         if settings.relay_in_api:
@@ -98,6 +108,7 @@ class AppState:
                 api_key=api_key.get_secret_value() if api_key else None,
             ),
             relay=relay,
+            readiness=dict(readiness or {}),
         )
 
     async def model_name(self) -> str:

@@ -9,14 +9,12 @@ environment win over these defaults, so any part can still be pointed at a real 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import secrets
-import signal
-import subprocess
+import socket
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -27,9 +25,11 @@ from pydantic import SecretStr
 from minichat.db import migrate
 from minichat.errors import ConfigError
 from minichat.settings import MEMORY_URL, CommonSettings, DatabaseUrl, InferenceBackend
+from minichat_cli.supervisor import SupervisedProcess
 
 if TYPE_CHECKING:
     from minichat_api.settings import ApiSettings
+    from minichat_api.state import ReadinessCheck
 
 _INFERENCE_START_SECONDS = 1800  # a first start assembles the model file
 
@@ -92,60 +92,61 @@ def run_migrations(database_url: str) -> None:
 
 
 @contextmanager
-def inference_process(backend: InferenceBackend, data_dir: Path) -> Iterator[str]:
-    """The inference plane as a child process on a free port; yields its URL once ready."""
+def inference_process(backend: InferenceBackend, data_dir: Path) -> Iterator[SupervisedProcess]:
+    """The inference plane as a supervised child process on a free port, once it is ready."""
     port = _free_port()
     env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
     env.setdefault("INFERENCE_BACKEND", backend)
-    log = (data_dir / "inference.log").open("ab")
     print(f"==> starting the inference plane ({backend})", flush=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "minichat_cli.main", "inference", "--port", str(port)],
-        env=env,
-        # The model's progress bar goes to the terminal; the server's own lines to the log.
-        stdout=log,
-        stderr=None,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(process, url, data_dir / "inference.log")
-        yield url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + _INFERENCE_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ConfigError(f"the inference plane stopped while starting; see {log}")
+    with (data_dir / "inference.log").open("ab") as log:
+        child = SupervisedProcess(
+            "inference plane",
+            [sys.executable, "-m", "minichat_cli.main", "inference", "--port", str(port)],
+            env=env,
+            url=f"http://127.0.0.1:{port}",
+            log=log,
+            start_timeout=_INFERENCE_START_SECONDS,
+        )
+        child.start()
         try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # refused, not ready yet (HTTPError), or timed out
-            pass
-        time.sleep(0.25)
-    raise ConfigError(f"the inference plane was not ready after {_INFERENCE_START_SECONDS} s")
+            yield child
+        finally:
+            child.stop()
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
 
-async def serve_api(settings: ApiSettings, host: str, port: int) -> None:
-    """The api with the in-process event consumer, announced once it listens."""
+def claim_port(host: str, port: int) -> socket.socket:
+    """The api's listening socket, bound before anything slow starts, so a taken port is
+    reported at once (uvicorn serves on this very socket)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        taken = exc.errno == errno.EADDRINUSE
+        reason = "is in use" if taken else f"cannot be bound ({exc.strerror})"
+        raise ConfigError(
+            f"port {port} on {host} {reason}; choose another with --port (e.g. --port {port + 1})"
+        ) from exc
+    sock.listen(2048)
+    return sock
+
+
+async def serve_api(
+    settings: ApiSettings,
+    listening: socket.socket,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> None:
+    """The api on `listening` with the in-process event consumer, announced once it serves;
+    `readiness`: what else its /readyz checks (the supervised children)."""
     import uvicorn
 
     from minichat_api.main import create_app
@@ -154,15 +155,14 @@ async def serve_api(settings: ApiSettings, host: str, port: int) -> None:
 
     store = EventStore.connect(settings.database_url, pool_size=2)
     sink = LocalEventSink(store)
-    app = create_app(settings, event_sink=sink.deliver)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
-    )
-    serving = asyncio.create_task(server.serve())
+    app = create_app(settings, event_sink=sink.deliver, readiness=readiness)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=settings.log_level.lower()))
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     # uvicorn exposes only a flag for "listening"; poll it briefly.
     while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if server.started:
+        host, port = listening.getsockname()[:2]
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
         print(f"==> MiniChat is running: open http://{shown}:{port}", flush=True)
     try:

@@ -16,6 +16,14 @@ class MessageStatus(StrEnum):
     INCOMPLETE = "incomplete"
 
 
+class FinishReason(StrEnum):
+    """Why the model stopped an answer that ended on its own (OpenAI's `finish_reason`)."""
+
+    STOP = "stop"
+    # Cut by the token limit: the answer can be continued.
+    LENGTH = "length"
+
+
 class GenerationStatus(StrEnum):
     QUEUED = "queued"
     STREAMING = "streaming"

@@ -32,10 +32,15 @@ logger = logging.getLogger(__name__)
 
 
 class Generations:
-    def __init__(self, backend: Backend, admission: Admission, metrics: Metrics) -> None:
+    def __init__(
+        self, backend: Backend, admission: Admission, metrics: Metrics, default_max_tokens: int
+    ) -> None:
         self.backend = backend
         self.admission = admission
         self.metrics = metrics
+        # The cap of a request without max_tokens (INFERENCE_DEFAULT_MAX_TOKENS): one such
+        # request could otherwise fill the whole context and hold its slot for minutes.
+        self.default_max_tokens = default_max_tokens
 
     def check(self, request: ChatCompletionRequest) -> None:
         # A backend that does not know its model yet (an upstream still down) checks it later.
@@ -57,7 +62,8 @@ class Generations:
             first_at: float | None = None
             # Resolved once: this counter moves on every token.
             generated = self.metrics.generated_tokens.labels(self.backend.name)
-            events = self.backend.generate(request, request.token_limit)
+            limit = request.token_limit or self.default_max_tokens
+            events = self.backend.generate(request, limit)
             try:
                 async for event in events:
                     if isinstance(event, Piece):

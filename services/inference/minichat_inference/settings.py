@@ -30,6 +30,12 @@ class InferenceSettings(ModelSettings):
     inference_max_concurrency: int = Field(default=2, ge=1)
     inference_max_queue: int = Field(default=8, ge=0)
     inference_threads: int | None = Field(default=None, ge=1)
+    # The longest answer of a request that sets no max_tokens, so it cannot hold a slot for
+    # minutes; and how the embedded model samples when the request does not say.
+    inference_default_max_tokens: int = Field(default=1024, ge=1)
+    inference_temperature: float = Field(default=0.7, ge=0, le=2)
+    inference_top_p: float = Field(default=0.9, gt=0, le=1)
+    inference_repeat_penalty: float = Field(default=1.1, gt=0, le=2)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
     @model_validator(mode="after")

@@ -32,7 +32,10 @@ class InferenceState:
         if backend.max_parallel is not None:
             concurrency = min(concurrency, backend.max_parallel)
         admission = Admission(concurrency, settings.inference_max_queue, metrics)
-        return cls(settings, backend, metrics, admission, Generations(backend, admission, metrics))
+        generations = Generations(
+            backend, admission, metrics, settings.inference_default_max_tokens
+        )
+        return cls(settings, backend, metrics, admission, generations)
 
 
 def _state(request: Request) -> InferenceState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ ARTIFACTS = REPO / "test-artifacts" / "web"
 # Long enough to press Stop while it streams (about 4 s), short enough to wait for whole answers.
 SCRIPTED_TOKENS = 120
 SCRIPTED_INTERVAL_MS = 30
+# Cuts a scripted answer twice: two Continues finish it.
+SHORT_ANSWER_TOKENS = 50
 
 
 def _missing(what: str) -> None:
@@ -96,6 +99,23 @@ def web_api(
 
 
 @pytest.fixture
+def short_answers_api(
+    web_tools: WebTools,
+    test_databases: ScratchDatabases,
+    redis_prefix: str,
+    scripted_inference: Service,
+    tmp_path: Path,
+) -> Iterator[Service]:
+    """An api whose answers stop after SHORT_ANSWER_TOKENS tokens (GENERATION_MAX_TOKENS)."""
+    del web_tools
+    database = test_databases.create(f"web_short_{uuid.uuid4().hex[:6]}")
+    env = api_env(database, f"{redis_prefix}short:", scripted_inference.url)
+    env["GENERATION_MAX_TOKENS"] = str(SHORT_ANSWER_TOKENS)
+    with serve(["api"], env, tmp_path) as service:
+        yield service
+
+
+@pytest.fixture
 def broken_api(
     web_tools: WebTools, test_databases: ScratchDatabases, redis_prefix: str, tmp_path: Path
 ) -> Iterator[Service]:
@@ -107,3 +127,17 @@ def broken_api(
     env["INFERENCE_CONNECT_TIMEOUT_SECONDS"] = "1"
     with serve(["api"], env, tmp_path) as service:
         yield service
+
+
+def run_script(web_tools: WebTools, script: str, env: dict[str, str]) -> None:
+    """Run web/e2e/<script> in node with Chromium; fail with its output unless it succeeds."""
+    result = subprocess.run(
+        [web_tools.node, f"e2e/{script}"],
+        cwd=WEB,
+        env={**os.environ, "MINICHAT_E2E_CHROMIUM": web_tools.chromium, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}{result.stderr}"

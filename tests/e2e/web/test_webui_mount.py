@@ -50,3 +50,25 @@ async def test_missing_files_and_api_paths_stay_404(ui_client: httpx.AsyncClient
 
 async def test_no_ui_without_a_dist_dir(client: httpx.AsyncClient) -> None:
     assert (await client.get("/")).status_code == 404
+
+
+async def test_files_and_pages_have_bounded_route_labels(ui_client: httpx.AsyncClient) -> None:
+    for path in ("/", "/chat/1", "/chat/2", "/assets/app-abc123.js", "/assets/gone.js"):
+        await ui_client.get(path)
+    await ui_client.get("/api/docs")
+    await ui_client.get("/api/docs/assets/swagger-ui.css")
+    await ui_client.get("/api/openapi.json")
+    metrics = (await ui_client.get("/metrics")).text
+    labels = {
+        line.split('route="', 1)[1].split('"', 1)[0]
+        for line in metrics.splitlines()
+        if line.startswith("minichat_http_request_duration_seconds_count")
+    }
+    assert {
+        "/{page}",
+        "/assets/{file}",
+        "/api/docs",
+        "/api/docs/assets/{file}",
+        "/api/openapi.json",
+    } <= labels
+    assert not {"/chat/1", "/chat/2"} & labels

@@ -15,7 +15,16 @@ async def test_post_and_list_messages(client: httpx.AsyncClient) -> None:
     account = await register(client)
     chat = await create_chat(client, account)
     posted = await post_message(client, account, chat["id"], "Hello **world**")
-    assert set(posted) == {"id", "chat_id", "role", "content", "status", "created_at"}
+    assert set(posted) == {
+        "id",
+        "chat_id",
+        "role",
+        "content",
+        "status",
+        "finish_reason",
+        "created_at",
+    }
+    assert posted["finish_reason"] is None
     assert posted["chat_id"] == chat["id"]
     assert posted["role"] == "user"
     assert posted["status"] == "complete"

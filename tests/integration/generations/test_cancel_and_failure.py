@@ -47,6 +47,10 @@ async def test_cancel_mid_stream(slow_client: httpx.AsyncClient) -> None:
     assert received[-1].data == {"status": "canceled"}
     stored = (await slow_client.get(base, headers=account.headers)).json()
     assert stored["status"] == "canceled"
+    # The model took the prompt in, so it counts, though no usage chunk came.
+    usage = next(e.data for e in received if e.event == "usage")
+    assert usage["prompt_tokens"] > 0
+    assert stored["usage"]["prompt_tokens"] == usage["prompt_tokens"]
     messages = await _messages(slow_client, account.headers, generation["chat_id"])
     assert messages[-1]["role"] == "assistant"
     assert messages[-1]["status"] == "incomplete"
@@ -189,6 +193,8 @@ async def test_unreachable_inference_fails_cleanly(
         ).json()
         assert stored["status"] == "failed"
         assert stored["error"]["code"] == "inference_unreachable"
+        # No model took the prompt in: nothing to count.
+        assert received[1].data == {"prompt_tokens": 0, "completion_tokens": 0}
     # The user is told what happened; where the model server lives is the operator's to read.
     assert received[0].data["message"] == stored["error"]["message"]
     assert "try again" in stored["error"]["message"]
@@ -252,6 +258,8 @@ async def test_inference_killed_mid_stream_keeps_the_partial_text(
             assert messages[-1]["status"] == "incomplete"
             assert messages[-1]["content"] == text_of(received)
             assert len(messages[-1]["content"]) > 0
+            usage = next(e.data for e in received if e.event == "usage")
+            assert usage["prompt_tokens"] > 0
 
 
 async def test_inference_refusing_the_request_fails_the_generation(

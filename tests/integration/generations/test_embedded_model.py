@@ -21,7 +21,11 @@ def embedded_inference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     logs = tmp_path_factory.mktemp("embedded-inference")
     # The first start on a new machine assembles and verifies the model file.
     with serve(
-        ["inference"], {"INFERENCE_BACKEND": "embedded"}, logs, startup_timeout=900
+        ["inference"],
+        # Greedy, so the answer to the question asked is known.
+        {"INFERENCE_BACKEND": "embedded", "INFERENCE_TEMPERATURE": "0"},
+        logs,
+        startup_timeout=900,
     ) as service:
         yield service
 

@@ -83,10 +83,31 @@ export class Api {
   postMessage(chatId: string, content: string): Promise<Message> {
     return this.json("POST", `/api/chats/${chatId}/messages`, { body: { content } });
   }
-  startGeneration(chatId: string): Promise<Generation> {
-    return this.json("POST", `/api/chats/${chatId}/generations`, {
-      headers: { "Idempotency-Key": crypto.randomUUID() },
-    });
+  /**
+   * Asks for an answer; `continueFrom`: an answer the token limit cut, to continue. A request
+   * that may have reached the api (no response, or a 5xx) is sent again with the same
+   * Idempotency-Key, so the api answers with the generation it started instead of a second one.
+   */
+  async startGeneration(
+    chatId: string,
+    options: { idempotencyKey?: string; continueFrom?: string; retryDelaysMs?: number[] } = {},
+  ): Promise<Generation> {
+    const key = options.idempotencyKey ?? crypto.randomUUID();
+    const body = options.continueFrom ? { continue_from: options.continueFrom } : undefined;
+    const delays = options.retryDelaysMs ?? [300, 1000, 3000];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.json<Generation>("POST", `/api/chats/${chatId}/generations`, {
+          headers: { "Idempotency-Key": key },
+          ...(body ? { body } : {}),
+        });
+      } catch (error) {
+        const delay = delays[attempt];
+        const unanswered = error instanceof ApiError && (error.status === 0 || error.status >= 500);
+        if (!unanswered || delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
   getGeneration(id: string): Promise<Generation> {
     return this.json("GET", `/api/generations/${id}`);

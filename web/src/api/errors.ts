@@ -7,6 +7,8 @@ export class ApiError extends Error {
     message: string,
     readonly field: string | null = null,
     readonly retryAfterSeconds: number | null = null,
+    /** The body's other fields: `generation_id` of a 409, `errors` (every field's) of a 422. */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -20,7 +22,37 @@ export class ApiError extends Error {
     }
     if (this.status === 0) return "Cannot reach MiniChat. Check your connection and try again.";
     if (this.status >= 500) return "Something went wrong on our side. Please try again.";
+    if (this.status === 413) return "This message is too large to send.";
+    if (this.status === 422 && this.field === "content") {
+      const limit = /at most (\d+)/.exec(this.message)?.[1];
+      return limit
+        ? `Your message is too long: at most ${Number(limit).toLocaleString("en")} characters. Shorten it and send again.`
+        : "Your message cannot be sent as it is. Check it and try again.";
+    }
+    if (this.status === 422 && this.field) {
+      const what = this.field.charAt(0).toUpperCase() + this.field.slice(1).replace(/_/g, " ");
+      const problem = fieldMessage(this);
+      return problem.startsWith("Should") ? `${what} s${problem.slice(1)}.` : `${what}: ${problem}`;
+    }
     return this.message;
+  }
+
+  /** The id of the answer already running, of a 409 `generation_in_progress`. */
+  get runningGenerationId(): string | null {
+    const id = this.details.generation_id;
+    return typeof id === "string" ? id : null;
+  }
+
+  /** Every field's message of a 422, by field (the api names them all at once). */
+  get fieldMessages(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const errors = Array.isArray(this.details.errors) ? this.details.errors : [];
+    for (const item of errors as { field?: unknown; message?: unknown }[]) {
+      if (typeof item.field !== "string" || typeof item.message !== "string" || item.field in out) continue;
+      out[item.field] = fieldMessage(new ApiError(422, this.code, item.message, item.field));
+    }
+    if (this.field && !(this.field in out)) out[this.field] = fieldMessage(this);
+    return out;
   }
 }
 
@@ -37,18 +69,21 @@ export async function errorOf(response: Response): Promise<ApiError> {
   let code = `http_${response.status}`;
   let message = response.statusText || `request failed (${response.status})`;
   let field: string | null = null;
+  let details: Record<string, unknown> = {};
   try {
     const body: unknown = await response.json();
-    const detail = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } }).error;
+    const detail = (body as { error?: Record<string, unknown> }).error;
     if (detail && typeof detail === "object") {
-      if (typeof detail.code === "string") code = detail.code;
-      if (typeof detail.message === "string") message = detail.message;
-      if (typeof detail.field === "string") field = detail.field;
+      const { code: c, message: m, field: f, ...rest } = detail;
+      if (typeof c === "string") code = c;
+      if (typeof m === "string") message = m;
+      if (typeof f === "string") field = f;
+      details = rest;
     }
   } catch {
     // not JSON: keep the status line
   }
-  return new ApiError(response.status, code, message, field, retryAfter);
+  return new ApiError(response.status, code, message, field, retryAfter, details);
 }
 
 /** `password: String should have at least 8 characters` -> `Password should have at least 8 characters`. */

@@ -84,4 +84,35 @@ describe("followGeneration", () => {
     await expect(follow).rejects.toMatchObject({ status: 404, code: "generation_not_found" });
     expect(calls).toBe(1);
   });
+
+  it("ends the reading at a 204 (the stream had nothing more) with the stored final state", async () => {
+    const asked: string[] = [];
+    const events: GenerationEvent[] = [];
+    const status = await followGeneration({
+      generationId: "g",
+      lastEventId: "9-0",
+      fetchAuthorized: async (path) => {
+        asked.push(path);
+        if (path.endsWith("/stream")) return new Response(null, { status: 204 });
+        return new Response(JSON.stringify({ id: "g", status: "succeeded", finish_reason: "length" }), { status: 200 });
+      },
+      onEvent: (e) => events.push(e),
+      signal: new AbortController().signal,
+      sleep: async () => undefined,
+    });
+    expect(status).toBe("succeeded");
+    expect(asked).toEqual(["/api/generations/g/stream", "/api/generations/g"]);
+    expect(events).toEqual([{ type: "done", id: null, status: "succeeded", finishReason: "length" }]);
+  });
+
+  it("reads the done event's finish_reason", async () => {
+    const events: GenerationEvent[] = [];
+    await followGeneration({
+      generationId: "g",
+      fetchAuthorized: async () => sse(['id: 1-0\nevent: done\ndata: {"status":"succeeded","finish_reason":"length"}\n\n']),
+      onEvent: (e) => events.push(e),
+      signal: new AbortController().signal,
+    });
+    expect(events).toEqual([{ type: "done", id: "1-0", status: "succeeded", finishReason: "length" }]);
+  });
 });

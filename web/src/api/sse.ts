@@ -4,6 +4,7 @@
  * the connection drops, reconnects with `Last-Event-ID` so no event is lost or repeated.
  */
 import { ApiError, errorOf } from "./errors";
+import type { FinishReason, Generation } from "./types";
 
 export interface SseEvent {
   id: string | null;
@@ -60,7 +61,9 @@ export type GenerationEvent =
   | { type: "delta"; id: string | null; text: string; index: number }
   | { type: "usage"; id: string | null; promptTokens: number; completionTokens: number }
   | { type: "error"; id: string | null; code: string; message: string }
-  | { type: "done"; id: string | null; status: "succeeded" | "failed" | "canceled" };
+  | { type: "done"; id: string | null; status: FinalStatus; finishReason: FinishReason | null };
+
+export type FinalStatus = "succeeded" | "failed" | "canceled";
 
 export function toGenerationEvent(raw: SseEvent): GenerationEvent | null {
   let data: Record<string, unknown>;
@@ -82,7 +85,12 @@ export function toGenerationEvent(raw: SseEvent): GenerationEvent | null {
     case "error":
       return { type: "error", id: raw.id, code: String(data.code ?? "error"), message: String(data.message ?? "") };
     case "done":
-      return { type: "done", id: raw.id, status: data.status as "succeeded" | "failed" | "canceled" };
+      return {
+        type: "done",
+        id: raw.id,
+        status: data.status as FinalStatus,
+        finishReason: data.finish_reason === "length" ? "length" : null,
+      };
     default:
       return null;
   }
@@ -103,7 +111,7 @@ export interface FollowOptions {
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
 
 /** Resolves with the final status; rejects with ApiError when the api refuses the stream. */
-export async function followGeneration(options: FollowOptions): Promise<"succeeded" | "failed" | "canceled"> {
+export async function followGeneration(options: FollowOptions): Promise<FinalStatus> {
   const sleep = options.sleep ?? abortableSleep;
   const maxQuietRetries = options.maxQuietRetries ?? 30;
   let lastEventId = options.lastEventId ?? null;
@@ -118,6 +126,10 @@ export async function followGeneration(options: FollowOptions): Promise<"succeed
         signal: options.signal,
         cache: "no-store",
       });
+      if (response.status === 204) {
+        // It ended, and the last event we read was its last: nothing more will come.
+        return await endedStatus(options);
+      }
       if (!response.ok) {
         const error = await errorOf(response);
         // 4xx will not get better by asking again; 5xx (a replica restarting) may.
@@ -155,6 +167,25 @@ export async function followGeneration(options: FollowOptions): Promise<"succeed
     if (failures > maxQuietRetries) throw new ApiError(0, "stream_lost", "Lost the connection to the answer.");
     await sleep(BACKOFF_MS[Math.min(failures, BACKOFF_MS.length - 1)] ?? 4000, options.signal);
   }
+}
+
+/** The final state of a generation whose stream has nothing more to send (its `done` event). */
+async function endedStatus(options: FollowOptions): Promise<FinalStatus> {
+  const response = await options.fetchAuthorized(`/api/generations/${options.generationId}`, {
+    headers: { Accept: "application/json" },
+    signal: options.signal,
+  });
+  if (!response.ok) throw await errorOf(response);
+  const generation = (await response.json()) as Generation;
+  const status = generation.status;
+  const finished = status === "succeeded" || status === "failed" || status === "canceled";
+  options.onEvent({
+    type: "done",
+    id: null,
+    status: finished ? status : "failed",
+    finishReason: generation.finish_reason === "length" ? "length" : null,
+  });
+  return finished ? status : "failed";
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

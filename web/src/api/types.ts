@@ -33,8 +33,12 @@ export interface Message {
   role: Role;
   content: string;
   status: "complete" | "incomplete";
+  /** An answer's: "length" when the token limit cut it (it can be continued). */
+  finish_reason: FinishReason | null;
   created_at: string;
 }
+
+export type FinishReason = "stop" | "length";
 
 export type GenerationStatus = "queued" | "streaming" | "succeeded" | "failed" | "canceled";
 
@@ -48,11 +52,15 @@ export interface Generation {
   finished_at: string | null;
   usage: { prompt_tokens: number; completion_tokens: number } | null;
   error: { code: string; message: string } | null;
+  finish_reason: FinishReason | null;
 }
 
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
 }
+
+/** The longest message the api takes (MAX_MESSAGE_CHARS of its schemas). */
+export const MAX_MESSAGE_CHARS = 32_000;
 
 export const TERMINAL: ReadonlySet<GenerationStatus> = new Set(["succeeded", "failed", "canceled"]);

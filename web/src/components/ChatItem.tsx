@@ -1,6 +1,7 @@
 /** One chat in the sidebar: open it, rename it in place, or ask to delete it. */
 import { useEffect, useRef, useState } from "react";
 import type { Chat } from "../api/types";
+import { lastUsed } from "../lib/dates";
 import { PencilIcon, TrashIcon } from "./icons";
 
 interface Props {
@@ -9,9 +10,10 @@ interface Props {
   onOpen: () => void;
   onRename: (title: string) => Promise<void>;
   onDelete: () => void;
+  now: Date;
 }
 
-export function ChatItem({ chat, active, onOpen, onRename, onDelete }: Props) {
+export function ChatItem({ chat, active, onOpen, onRename, onDelete, now }: Props) {
   const [editing, setEditing] = useState(false);
   const [title, setTitle] = useState(chat.title);
   const [error, setError] = useState<string | null>(null);
@@ -66,13 +68,18 @@ export function ChatItem({ chat, active, onOpen, onRename, onDelete }: Props) {
       <a
         href={`/chat/${chat.id}`}
         aria-current={active ? "page" : undefined}
+        aria-label={chat.title}
+        aria-describedby={`used-${chat.id}`}
         onClick={(event) => {
           if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
           event.preventDefault();
           onOpen();
         }}
       >
-        {chat.title}
+        <span className="chat-name">{chat.title}</span>
+        <time id={`used-${chat.id}`} className="chat-time" dateTime={chat.updated_at} title={new Date(chat.updated_at).toLocaleString()}>
+          {lastUsed(chat.updated_at, now)}
+        </time>
       </a>
       <div className="chat-actions">
         <button type="button" className="ghost-button icon" aria-label={`Rename chat ${chat.title}`} title="Rename" onClick={() => { setTitle(chat.title); setEditing(true); }}>

@@ -21,7 +21,7 @@ export function ChatPage({ api, user, chatId }: Props) {
   const list = useChats(api);
   const [menuOpen, setMenuOpen] = useState(false);
   const [deleting, setDeleting] = useState<string | null>(null);
-  const conversation = useConversation(api, chatId, { onCreated: list.add, onActivity: list.touch });
+  const conversation = useConversation(api, chatId, { onCreated: list.add, onActivity: list.touch, onAbandoned: list.forget });
   const { live, history, phase } = conversation;
   const chat = list.chats.find((c) => c.id === chatId);
 
@@ -85,6 +85,7 @@ export function ChatPage({ api, user, chatId }: Props) {
             outcome={conversation.outcome}
             busy={conversation.sending}
             onRegenerate={conversation.regenerate}
+            onContinue={conversation.continueAnswer}
           />
         )}
         {phase === "missing" ? null : (

@@ -1,6 +1,10 @@
 /** The message box: Enter sends, Shift+Enter breaks the line; Stop replaces Send while answering. */
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { MAX_MESSAGE_CHARS } from "../api/types";
 import { SendIcon, StopIcon } from "./icons";
+
+// The count shows from here on, so the limit is known before it is reached.
+const COUNT_FROM = MAX_MESSAGE_CHARS * 0.8;
 
 interface Props {
   busy: boolean;
@@ -14,6 +18,8 @@ export function Composer({ busy, generating, stopping, onSend, onStop }: Props) 
   const [text, setText] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
   const disabled = busy || generating;
+  const length = text.length;
+  const over = length > MAX_MESSAGE_CHARS;
 
   // Grow with the text up to a limit, then scroll inside.
   useLayoutEffect(() => {
@@ -29,7 +35,7 @@ export function Composer({ busy, generating, stopping, onSend, onStop }: Props) 
 
   const submit = async () => {
     const content = text.trim();
-    if (!content || disabled) return;
+    if (!content || disabled || over) return;
     if (await onSend(text)) setText("");
   };
 
@@ -56,6 +62,8 @@ export function Composer({ busy, generating, stopping, onSend, onStop }: Props) 
           rows={1}
           placeholder={generating ? "Answering…" : "Message MiniChat"}
           aria-label="Message"
+          aria-invalid={over ? true : undefined}
+          aria-describedby={length >= COUNT_FROM ? "composer-count" : undefined}
           disabled={disabled}
           onChange={(event) => setText(event.target.value)}
           onKeyDown={onKeyDown}
@@ -65,12 +73,23 @@ export function Composer({ busy, generating, stopping, onSend, onStop }: Props) 
             <StopIcon />
           </button>
         ) : (
-          <button type="submit" className="round-button" aria-label="Send message" title="Send (Enter)" disabled={disabled || !text.trim()}>
+          <button type="submit" className="round-button" aria-label="Send message" title="Send (Enter)" disabled={disabled || over || !text.trim()}>
             <SendIcon />
           </button>
         )}
       </div>
-      <p className="composer-hint">Enter to send · Shift+Enter for a new line</p>
+      {length >= COUNT_FROM ? (
+        <p id="composer-count" className={over ? "composer-count over" : "composer-count"} aria-live="polite">
+          {over
+            ? `${characters(length - MAX_MESSAGE_CHARS)} over the limit of ${MAX_MESSAGE_CHARS.toLocaleString("en")}: shorten the message to send it.`
+            : `${length.toLocaleString("en")} / ${MAX_MESSAGE_CHARS.toLocaleString("en")} characters`}
+        </p>
+      ) : null}
+      <p className="composer-hint">Enter to send · Shift+Enter for a new line · at most {MAX_MESSAGE_CHARS.toLocaleString("en")} characters</p>
     </form>
   );
+}
+
+function characters(count: number): string {
+  return `${count.toLocaleString("en")} ${count === 1 ? "character" : "characters"}`;
 }

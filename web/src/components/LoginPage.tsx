@@ -1,11 +1,12 @@
 /** Sign in or create an account; the api's errors are shown on the field they concern. */
 import { useState, type FormEvent } from "react";
 import type { Api } from "../api/client";
-import { ApiError, fieldMessage } from "../api/errors";
+import { ApiError } from "../api/errors";
 import { Logo } from "./icons";
 
 type Mode = "login" | "register";
 type Field = "email" | "password" | "display_name";
+const FIELDS: readonly Field[] = ["email", "password", "display_name"];
 
 export function LoginPage({ api }: { api: Api }) {
   const [mode, setMode] = useState<Mode>("login");
@@ -34,8 +35,13 @@ export function LoginPage({ api }: { api: Api }) {
   const showError = (e: unknown) => {
     if (!(e instanceof ApiError)) return setFormError("Something went wrong. Please try again.");
     if (e.code === "email_taken") return setFieldErrors({ email: "An account with this email already exists. Sign in instead." });
-    if (e.status === 422 && e.field && ["email", "password", "display_name"].includes(e.field)) {
-      return setFieldErrors({ [e.field as Field]: fieldMessage(e) });
+    if (e.status === 422) {
+      // Every field the api found wrong, at once, each on its own field.
+      const shown: Partial<Record<Field, string>> = {};
+      for (const [field, message] of Object.entries(e.fieldMessages)) {
+        if (FIELDS.includes(field as Field)) shown[field as Field] = message;
+      }
+      if (Object.keys(shown).length > 0) return setFieldErrors(shown);
     }
     if (e.status === 401) return setFormError("Wrong email or password.");
     setFormError(e.friendly);

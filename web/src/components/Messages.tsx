@@ -23,9 +23,11 @@ interface AnswerProps {
   issue?: GenerationIssue | null;
   canRegenerate?: boolean;
   onRegenerate?: () => void;
+  /** Continue the shown version, one the token limit cut (offered on the last answer only). */
+  onContinue?: (messageId: string) => void;
 }
 
-export function Answer({ versions, liveText = null, streaming = false, stopped = false, issue = null, canRegenerate = false, onRegenerate }: AnswerProps) {
+export function Answer({ versions, liveText = null, streaming = false, stopped = false, issue = null, canRegenerate = false, onRegenerate, onContinue }: AnswerProps) {
   const total = versions.length + (liveText !== null ? 1 : 0);
   const [chosen, setChosen] = useState<number | null>(null);
   const index = chosen === null || chosen >= total ? total - 1 : chosen;
@@ -33,6 +35,7 @@ export function Answer({ versions, liveText = null, streaming = false, stopped =
   const text = message ? message.content : (liveText ?? "");
   const latest = index === total - 1;
   const incomplete = stopped || (message?.status === "incomplete" && !(latest && issue));
+  const cut = message?.finish_reason === "length";
 
   return (
     <article className="message assistant" aria-label="MiniChat's answer" aria-busy={streaming}>
@@ -68,8 +71,19 @@ export function Answer({ versions, liveText = null, streaming = false, stopped =
                 <span className="button-text">Regenerate</span>
               </button>
             ) : null}
+            {cut && latest && canRegenerate && onContinue && message ? (
+              <button type="button" className="ghost-button" onClick={() => onContinue(message.id)} aria-label="Continue answer">
+                <ChevronRight />
+                <span className="button-text">Continue</span>
+              </button>
+            ) : null}
             {incomplete ? <span className="badge">Stopped</span> : null}
           </div>
+        ) : null}
+        {cut && !streaming ? (
+          <p className="answer-note" role="note">
+            The answer was cut short: it reached the length limit.{latest && canRegenerate ? " Continue to read the rest." : ""}
+          </p>
         ) : null}
       </div>
     </article>

@@ -1,6 +1,7 @@
 /** The chats, newest activity first, with more loaded as the list is scrolled to its end. */
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { User } from "../api/types";
+import { groupChats } from "../lib/dates";
 import type { ChatList } from "../state/useChats";
 import { ChatItem } from "./ChatItem";
 import { CloseIcon, Logo, LogoutIcon, PlusIcon } from "./icons";
@@ -20,6 +21,13 @@ interface Props {
 export function Sidebar({ list, activeId, user, open, onClose, onNew, onOpen, onDelete, onSignOut }: Props) {
   const sentinel = useRef<HTMLDivElement>(null);
   const { hasMore, loadMore } = list;
+  // The groups and times follow the clock: "today" moves on at midnight.
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(new Date()), 60_000);
+    return () => clearInterval(timer);
+  }, []);
+  useEffect(() => setNow(new Date()), [list.chats]);
   useEffect(() => {
     const el = sentinel.current;
     if (!el || !hasMore || typeof IntersectionObserver === "undefined") return;
@@ -47,18 +55,24 @@ export function Sidebar({ list, activeId, user, open, onClose, onNew, onOpen, on
       </button>
       <nav className="chat-list" aria-label="Chats">
         {list.chats.length === 0 && !list.loading ? <p className="muted small">No chats yet.</p> : null}
-        <ul>
-          {list.chats.map((chat) => (
-            <ChatItem
-              key={chat.id}
-              chat={chat}
-              active={chat.id === activeId}
-              onOpen={() => onOpen(chat.id)}
-              onRename={(title) => list.rename(chat.id, title)}
-              onDelete={() => onDelete(chat.id)}
-            />
-          ))}
-        </ul>
+        {groupChats(list.chats, now).map(({ group, chats }) => (
+          <section key={group} className="chat-group" aria-label={group}>
+            <h2 className="chat-group-title">{group}</h2>
+            <ul>
+              {chats.map((chat) => (
+                <ChatItem
+                  key={chat.id}
+                  chat={chat}
+                  now={now}
+                  active={chat.id === activeId}
+                  onOpen={() => onOpen(chat.id)}
+                  onRename={(title) => list.rename(chat.id, title)}
+                  onDelete={() => onDelete(chat.id)}
+                />
+              ))}
+            </ul>
+          </section>
+        ))}
         {list.error ? <p className="error small" role="alert">{list.error}</p> : null}
         {hasMore ? (
           <div ref={sentinel} className="more">

@@ -17,9 +17,10 @@ interface Props {
   outcome: Outcome | null;
   busy: boolean;
   onRegenerate: () => void;
+  onContinue: (messageId: string) => void;
 }
 
-export function Thread({ chatId, messages, live, outcome, busy, onRegenerate }: Props) {
+export function Thread({ chatId, messages, live, outcome, busy, onRegenerate, onContinue }: Props) {
   const turns = useMemo(() => buildTurns(messages), [messages]);
   const [shown, setShown] = useState(WINDOW);
   const scroller = useRef<HTMLDivElement>(null);
@@ -94,6 +95,7 @@ export function Thread({ chatId, messages, live, outcome, busy, onRegenerate }: 
               issue={isLast && !live ? issue : null}
               canRegenerate={isLast && !live && !busy}
               onRegenerate={onRegenerate}
+              onContinue={onContinue}
             />
           );
         })}

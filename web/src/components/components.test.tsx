@@ -1,6 +1,7 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { Composer } from "./Composer";
+import { ErrorBoundary } from "./ErrorBoundary";
 import { Markdown } from "./Markdown";
 
 describe("Markdown", () => {
@@ -42,5 +43,36 @@ describe("Composer", () => {
     expect(box.disabled).toBe(true);
     fireEvent.click(screen.getByRole("button", { name: "Stop generating" }));
     expect(onStop).toHaveBeenCalled();
+  });
+});
+
+describe("ErrorBoundary", () => {
+  it("shows what happened and a way back instead of a blank page", () => {
+    const Broken = () => {
+      throw new Error("the chat list was not a list");
+    };
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    render(
+      <ErrorBoundary>
+        <Broken />
+      </ErrorBoundary>,
+    );
+    quiet.mockRestore();
+    expect(screen.getByRole("heading", { name: "Something went wrong" })).toBeTruthy();
+    expect(screen.getByText(/the chat list was not a list/)).toBeTruthy();
+    expect(screen.getByRole("button", { name: "Reload MiniChat" })).toBeTruthy();
+  });
+});
+
+describe("Composer's limit", () => {
+  it("tells the limit before sending and refuses a message over it", () => {
+    const onSend = vi.fn(async () => true);
+    render(<Composer busy={false} generating={false} stopping={false} onSend={onSend} onStop={() => undefined} />);
+    const box = screen.getByLabelText("Message") as HTMLTextAreaElement;
+    fireEvent.change(box, { target: { value: "x".repeat(32_005) } });
+    expect(screen.getByText(/5 characters over the limit of 32,000/)).toBeTruthy();
+    expect((screen.getByRole("button", { name: "Send message" }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.keyDown(box, { key: "Enter" });
+    expect(onSend).not.toHaveBeenCalled();
   });
 });

@@ -5,7 +5,7 @@ import { parseRoute } from "./router";
 import { buildTurns, titleFrom } from "./turns";
 
 const message = (seq: number, role: Message["role"] = "user"): Message => ({
-  id: `m${seq}`, chat_id: "c", role, content: `text ${seq}`, status: "complete", created_at: "2026-01-01T00:00:00Z",
+  id: `m${seq}`, chat_id: "c", role, content: `text ${seq}`, status: "complete", finish_reason: null, created_at: "2026-01-01T00:00:00Z",
 });
 
 describe("loadTail", () => {

@@ -1,4 +1,7 @@
-/** The sidebar's chats: newest activity first, paged with next_cursor, kept in order locally. */
+/**
+ * The sidebar's chats: newest activity first, paged with next_cursor, kept in order locally.
+ * Tabs of one browser tell each other of their changes, so a chat made in one shows in all.
+ */
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { Api } from "../api/client";
 import { ApiError } from "../api/errors";
@@ -14,9 +17,19 @@ export interface ChatList {
   touch: (chatId: string) => void;
   rename: (chatId: string, title: string) => Promise<void>;
   remove: (chatId: string) => Promise<void>;
+  /** Drop a chat from the list that is gone already. */
+  forget: (chatId: string) => void;
 }
 
 const PAGE = 30;
+const CHANNEL = "minichat.chats";
+
+type Change = { kind: "changed" } | { kind: "removed"; chatId: string };
+
+/** The tabs' channel; null where BroadcastChannel does not exist (old browsers, tests). */
+function openChannel(): BroadcastChannel | null {
+  return typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(CHANNEL);
+}
 
 export function useChats(api: Api): ChatList {
   const [chats, setChats] = useState<Chat[]>([]);
@@ -25,6 +38,8 @@ export function useChats(api: Api): ChatList {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const busy = useRef(false);
+  const channel = useRef<BroadcastChannel | null>(null);
+  const tell = useCallback((change: Change) => channel.current?.postMessage(change), []);
 
   const fetchPage = useCallback(
     async (from: string | null) => {
@@ -54,26 +69,79 @@ export function useChats(api: Api): ChatList {
     void fetchPage(null);
   }, [fetchPage]);
 
+  // The newest page again, merged in front: what another tab created or used moves up.
+  const refresh = useCallback(async () => {
+    try {
+      const page = await api.listChats(null, PAGE);
+      setChats((current) => {
+        const fresh = new Set(page.items.map((c) => c.id));
+        return [...page.items, ...current.filter((c) => !fresh.has(c.id))];
+      });
+    } catch {
+      // the next change or the next visit tries again
+    }
+  }, [api]);
+
+  useEffect(() => {
+    const opened = openChannel();
+    channel.current = opened;
+    const onChange = (event: MessageEvent<Change>) => {
+      if (event.data.kind === "removed") {
+        const gone = event.data.chatId;
+        setChats((current) => current.filter((c) => c.id !== gone));
+      } else void refresh();
+    };
+    opened?.addEventListener("message", onChange);
+    const onVisible = () => {
+      if (document.visibilityState === "visible") void refresh();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      opened?.close();
+      channel.current = null;
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [refresh]);
+
   const loadMore = useCallback(() => {
     if (hasMore && cursor) void fetchPage(cursor);
   }, [cursor, hasMore, fetchPage]);
 
-  const add = useCallback((chat: Chat) => setChats((current) => [chat, ...current.filter((c) => c.id !== chat.id)]), []);
+  const add = useCallback(
+    (chat: Chat) => {
+      setChats((current) => [chat, ...current.filter((c) => c.id !== chat.id)]);
+      tell({ kind: "changed" });
+    },
+    [tell],
+  );
 
-  const touch = useCallback((chatId: string) => {
-    setChats((current) => {
-      const chat = current.find((c) => c.id === chatId);
-      if (!chat || current[0]?.id === chatId) return current;
-      return [{ ...chat, updated_at: new Date().toISOString() }, ...current.filter((c) => c.id !== chatId)];
-    });
-  }, []);
+  const touch = useCallback(
+    (chatId: string) => {
+      setChats((current) => {
+        const chat = current.find((c) => c.id === chatId);
+        if (!chat) return current;
+        return [{ ...chat, updated_at: new Date().toISOString() }, ...current.filter((c) => c.id !== chatId)];
+      });
+      tell({ kind: "changed" });
+    },
+    [tell],
+  );
 
   const rename = useCallback(
     async (chatId: string, title: string) => {
       const chat = await api.renameChat(chatId, title);
       setChats((current) => [chat, ...current.filter((c) => c.id !== chatId)]);
+      tell({ kind: "changed" });
     },
-    [api],
+    [api, tell],
+  );
+
+  const forget = useCallback(
+    (chatId: string) => {
+      setChats((current) => current.filter((c) => c.id !== chatId));
+      tell({ kind: "removed", chatId });
+    },
+    [tell],
   );
 
   const remove = useCallback(
@@ -83,10 +151,10 @@ export function useChats(api: Api): ChatList {
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
       }
-      setChats((current) => current.filter((c) => c.id !== chatId));
+      forget(chatId);
     },
-    [api],
+    [api, forget],
   );
 
-  return { chats, hasMore, loading, error, loadMore, add, touch, rename, remove };
+  return { chats, hasMore, loading, error, loadMore, add, touch, rename, remove, forget };
 }

@@ -43,15 +43,22 @@ export interface Conversation {
   send: (text: string) => Promise<boolean>;
   stop: () => void;
   regenerate: () => void;
+  /** Continue an answer the token limit cut, as a new version of it. */
+  continueAnswer: (messageId: string) => void;
   reload: () => void;
 }
 
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+export interface ConversationEvents {
+  onCreated: (chat: Chat) => void;
+  onActivity: (chatId: string) => void;
+  /** A chat made for a message the api then refused, deleted again. */
+  onAbandoned: (chatId: string) => void;
+}
 
 export function useConversation(
   api: Api,
   chatId: string | null,
-  events: { onCreated: (chat: Chat) => void; onActivity: (chatId: string) => void },
+  events: ConversationEvents,
 ): Conversation {
   const [history, setHistory] = useState<History>(EMPTY_HISTORY);
   const [phase, setPhase] = useState<Phase>("ready");
@@ -189,14 +196,14 @@ export function useConversation(
   }, [chatId, fetchTail, resume, generation]);
 
   const start = useCallback(
-    async (id: string) => {
+    async (id: string, continueFrom?: string) => {
       try {
-        const created = await api.startGeneration(id);
+        const created = await api.startGeneration(id, continueFrom ? { continueFrom } : {});
         activeGenerations.set(id, created.id);
         return created.id;
       } catch (e) {
         // Another tab already asked: follow that answer instead.
-        const running = e instanceof ApiError && e.code === "generation_in_progress" ? UUID.exec(e.message)?.[0] : null;
+        const running = e instanceof ApiError && e.code === "generation_in_progress" ? e.runningGenerationId : null;
         if (!running) throw e;
         activeGenerations.set(id, running);
         return running;
@@ -209,14 +216,22 @@ export function useConversation(
     async (text: string) => {
       setActionError(null);
       setSending(true);
+      let created: Chat | null = null;
       try {
         let id = chatId;
         if (!id) {
-          const chat = await api.createChat(titleFrom(text));
-          eventsRef.current.onCreated(chat);
-          id = chat.id;
+          created = await api.createChat(titleFrom(text));
+          eventsRef.current.onCreated(created);
+          id = created.id;
         }
-        const message = await api.postMessage(id, text);
+        const message = await api.postMessage(id, text).catch(async (e: unknown) => {
+          // Refused (too long, throttled): the chat made for it must not stay behind empty.
+          if (created) {
+            await api.deleteChat(created.id).catch(() => undefined);
+            eventsRef.current.onAbandoned(created.id);
+          }
+          throw e;
+        });
         if (id === chatId) setHistory((h) => ({ ...h, messages: [...h.messages, message] }));
         const generationId = await start(id);
         eventsRef.current.onActivity(id);
@@ -241,18 +256,23 @@ export function useConversation(
     });
   }, [api, live]);
 
-  const regenerate = useCallback(() => {
-    if (!chatId || live) return;
-    setActionError(null);
-    setSending(true);
-    const last = historyRef.current.messages[historyRef.current.messages.length - 1];
-    start(chatId)
-      .then((generationId) => attach(chatId, generationId, last?.role === "assistant"))
-      .catch((e: unknown) => setActionError(e instanceof ApiError ? e.friendly : "Could not regenerate."))
-      .finally(() => setSending(false));
-  }, [attach, chatId, live, start]);
+  const answerAgain = useCallback(
+    (continueFrom?: string) => {
+      if (!chatId || live) return;
+      setActionError(null);
+      setSending(true);
+      const last = historyRef.current.messages[historyRef.current.messages.length - 1];
+      start(chatId, continueFrom)
+        .then((generationId) => attach(chatId, generationId, last?.role === "assistant"))
+        .catch((e: unknown) => setActionError(e instanceof ApiError ? e.friendly : "Could not ask for an answer."))
+        .finally(() => setSending(false));
+    },
+    [attach, chatId, live, start],
+  );
+  const regenerate = useCallback(() => answerAgain(), [answerAgain]);
+  const continueAnswer = useCallback((messageId: string) => answerAgain(messageId), [answerAgain]);
 
   const reload = useCallback(() => setGeneration((n) => n + 1), []);
 
-  return { history, phase, live, outcome, sending, actionError, send, stop, regenerate, reload };
+  return { history, phase, live, outcome, sending, actionError, send, stop, regenerate, continueAnswer, reload };
 }

@@ -16,10 +16,17 @@ class DeltaWriter:
     """
 
     def __init__(
-        self, streams: GenerationStreams, generation_id: uuid.UUID, next_index: int, tokens: int
+        self,
+        streams: GenerationStreams,
+        generation_id: uuid.UUID,
+        next_index: int,
+        tokens: int,
+        lead: str = "",
     ):
         """`tokens`: the answer's completion tokens already in the stream; each pushed text
-        is one more."""
+        is one more. `lead`: text the stream lacks, sent with the first pushed text (the start
+        of a continued answer), not part of `received_text`."""
+        self._lead = lead
         self._streams = streams
         self._tokens = tokens
         self._generation_id = generation_id
@@ -55,9 +62,10 @@ class DeltaWriter:
             text = "".join(self._pending[:taken])
             await self._streams.append(
                 self._generation_id,
-                [("delta", {"text": text, "index": self.next_index})],
+                [("delta", {"text": self._lead + text, "index": self.next_index})],
                 tokens=self._tokens + taken,
             )
+            self._lead = ""
             self._tokens += taken
             del self._pending[:taken]
             self.next_index += 1

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.statuses import GenerationStatus
+from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api import metrics
 from minichat_api.generation import store
 from minichat_api.streams import GenerationStreams
@@ -27,6 +27,7 @@ async def record_end(
     completion_tokens: int,
     ttft_ms: float | None,
     error: tuple[str, str] | None,
+    finish_reason: FinishReason | None = None,
 ) -> bool:
     """A runner's end of a generation: the final state and all that goes with it, committed,
     then the closing stream events. False if another process had already decided the end."""
@@ -42,12 +43,13 @@ async def record_end(
             ttft_ms=ttft_ms,
             error_code=error[0] if error else None,
             error_message=error[1] if error else None,
+            finish_reason=finish_reason,
         )
         await session.commit()
     if finished is None:
         return False
     metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
-    ending = Ending(status, error, prompt_tokens, completion_tokens)
+    ending = Ending(status, error, prompt_tokens, completion_tokens, finish_reason)
     await streams.append(generation_id, ending.events())
     return True
 

@@ -12,13 +12,14 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat.statuses import GenerationStatus
+from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
 from minichat_api.generation.checkpoints import Checkpointer
 from minichat_api.generation.delta_writer import DeltaWriter
 from minichat_api.generation.endings import record_end
 from minichat_api.generation.progress import Progress
+from minichat_api.generation.prompt import estimated_tokens
 from minichat_api.generation.upstream import ChatTurn, Upstream, UpstreamError, Usage
 from minichat_api.streams import GenerationStreams
 
@@ -66,6 +67,10 @@ class GenerationJob:
     _tokens: int = 0
     _ttft_ms: float | None = None
     _saved_tokens: int = 0
+    # Whether the model took the prompt in: it answered something, or was asked then stopped.
+    _asked_model: bool = False
+    _model_answered: bool = False
+    _finish_reason: FinishReason | None = None
 
     def stop(self, reason: StopReason) -> None:
         """Stop streaming now; the upstream request is closed, so the model stops computing."""
@@ -99,8 +104,15 @@ class GenerationJob:
 
     async def _run(self) -> None:
         started = time.monotonic()
+        # A stream without the text the answer resumes from (a continuation's first run, or
+        # an adopted answer whose stream expired) gets it with the first new text.
+        lead = self.resume.text if self.resume.next_index == 0 else ""
         writer = DeltaWriter(
-            self.streams, self.generation_id, self.resume.next_index, self.resume.completion_tokens
+            self.streams,
+            self.generation_id,
+            self.resume.next_index,
+            self.resume.completion_tokens,
+            lead,
         )
         self._writer = writer
         self._tokens = self._saved_tokens = self.resume.completion_tokens
@@ -123,7 +135,8 @@ class GenerationJob:
         except Exception as exc:  # Redis broke mid-answer: keep the text, report the failure.
             logger.warning("generation %s: stream write failed: %r", self.generation_id, exc)
             status, error = GenerationStatus.FAILED, ("stream_unavailable", str(exc))
-        usage = self._upstream_task.result() if status == GenerationStatus.SUCCEEDED else None
+        task = self._upstream_task
+        usage = None if task.cancelled() or task.exception() else task.result()
         await self._finish(status, error, writer, usage, started)
 
     def _outcome(self) -> tuple[GenerationStatus, tuple[str, str] | None]:
@@ -171,7 +184,7 @@ class GenerationJob:
     async def _consume_once(self, writer: DeltaWriter, started: float) -> Usage | None:
         usage: Usage | None = None
         chunks = self.upstream.stream_chat(
-            self.prompt + ([ChatTurn("assistant", self.resume.text)] if self.resume.text else []),
+            self._sent_prompt(),
             model=self.config.model,
             max_tokens=max(1, self.config.max_tokens - self._tokens),
             continue_final_message=bool(self.resume.text),
@@ -179,7 +192,9 @@ class GenerationJob:
         if self.asked is not None:
             # The waiter runs only once this task pauses, after the request below is written.
             resolve(self.asked)
+        self._asked_model = True
         async for chunk in chunks:
+            self._model_answered = True
             if chunk.text:
                 if not await self._claim_held():
                     self._stop = StopReason.RELINQUISHED
@@ -193,7 +208,23 @@ class GenerationJob:
                 self.checkpoints.streamed(self, self._tokens - self._saved_tokens)
             if chunk.usage is not None:
                 usage = chunk.usage
+            if chunk.finish_reason in (FinishReason.STOP, FinishReason.LENGTH):
+                self._finish_reason = FinishReason(chunk.finish_reason)
         return usage
+
+    def _sent_prompt(self) -> list[ChatTurn]:
+        resumed = [ChatTurn("assistant", self.resume.text)] if self.resume.text else []
+        return self.prompt + resumed
+
+    def _prompt_tokens(self, status: GenerationStatus, usage: Usage | None) -> int:
+        """The model's count when it gave one, else an estimate of the prompt it took in; none
+        for a prompt it never took (unreachable, refused, or stopped before it was asked)."""
+        if usage is not None:
+            return usage.prompt_tokens
+        took_it = self._model_answered or (
+            self._asked_model and status == GenerationStatus.CANCELED
+        )
+        return estimated_tokens(self._sent_prompt()) if took_it else 0
 
     async def _claim_held(self) -> bool:
         # Shielded: stopping the job must not cancel the claim, whose outcome decides whether
@@ -213,7 +244,7 @@ class GenerationJob:
         started: float,
     ) -> None:
         text = self.resume.text + writer.received_text
-        prompt_tokens = usage.prompt_tokens if usage else 0
+        prompt_tokens = self._prompt_tokens(status, usage)
         completion_tokens = (
             usage.completion_tokens if usage and not self.resume.text else self._tokens
         )
@@ -228,6 +259,7 @@ class GenerationJob:
             completion_tokens=completion_tokens,
             ttft_ms=self._ttft_ms,
             error=error,
+            finish_reason=self._finish_reason if status == GenerationStatus.SUCCEEDED else None,
         )
         if ended:
             metrics.GENERATION_DURATION.observe(time.monotonic() - started)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,10 @@ from minichat.db.models import Generation, Message
 from minichat_api.generation.upstream import ChatTurn
 
 MAX_HISTORY_MESSAGES = 200
+# For a prompt whose answer ended before the model reported its count: about 4 characters a
+# token in the BPE vocabularies of current models, and a few tokens of chat template per turn.
+_CHARS_PER_TOKEN = 4
+_TOKENS_PER_TURN = 4
 
 
 async def build_prompt(
@@ -44,3 +49,9 @@ def prompt_from(history: Iterable[tuple[str, str | None]], budget_chars: int) ->
         spent += len(content)
     turns.reverse()
     return turns
+
+
+def estimated_tokens(turns: Sequence[ChatTurn]) -> int:
+    """An estimate of the tokens `turns` take, where the model did not say (a canceled or
+    failed answer ends before its usage chunk)."""
+    return sum(math.ceil(len(t.content) / _CHARS_PER_TOKEN) + _TOKENS_PER_TURN for t in turns)

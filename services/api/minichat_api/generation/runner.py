@@ -46,6 +46,8 @@ class FreshStart:
     asked: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    # The answer it continues (Continue on an answer the token limit cut), if any.
+    resume: Progress = field(default_factory=Progress)
 
 
 def new_runner_id() -> str:
@@ -150,7 +152,7 @@ class GenerationRunner:
             try:
                 if fresh is not None and not adopted:
                     job: GenerationJob | None = self._job(
-                        generation_id, fresh.user_id, fresh.prompt, fresh.model, Progress()
+                        generation_id, fresh.user_id, fresh.prompt, fresh.model, fresh.resume
                     )
                     assert job is not None
                     job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
@@ -189,7 +191,9 @@ class GenerationRunner:
             prompt = await build_prompt(
                 session, generation, self._settings.generation_context_chars
             )
-        resume = await self._resume_point(generation) if adopted else Progress()
+        # A continuation starts from the answer it continues, its first checkpoint.
+        started = adopted or generation.partial_text
+        resume = await self._resume_point(generation) if started else Progress()
         job = self._job(generation_id, generation.user_id, prompt, generation.model, resume)
         if generation.cancel_requested_at is not None:
             job.stop(StopReason.CANCELED)

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from minichat.db.base import utcnow
 from minichat.db.models import Generation, Message
 from minichat.errors import Conflict
-from minichat.statuses import GenerationStatus
+from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api.generation import endings, store
+from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import prompt_from
 from minichat_api.generation.runner import FreshStart, GenerationRunner
 from minichat_api.streams import GenerationStreams, StreamEvent
@@ -44,6 +45,9 @@ class GenerationService:
     4. A unique index allows one running generation per chat: of two creates racing, the
        second commit fails; it answers the first's generation when both carried the same
        Idempotency-Key, else 409 `generation_in_progress`.
+    A create that continues an answer the token limit cut (`continue_from`) is one more answer
+    to the same message, which starts from that answer's text: its first checkpoint, so the
+    model is asked to continue it and its stream begins with it, however the job is run.
 
     Cancel (`POST /api/generations/{id}/cancel`):
     1. A queued generation is canceled right here, by the same guarded UPDATE as every other
@@ -73,8 +77,10 @@ class GenerationService:
         *,
         model: str,
         idempotency_key: str | None,
+        continue_from: uuid.UUID | None = None,
     ) -> Generation:
-        """The chat's new generation answering its last user message, or an earlier request's."""
+        """The chat's new generation answering its last user message, or an earlier request's;
+        with `continue_from` (an answer's message id), one that continues that answer."""
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
             return earlier
@@ -94,6 +100,9 @@ class GenerationService:
         user_message_id: uuid.UUID | None = rows[0][1]
         if user_message_id is None:
             raise Conflict("post a message before asking for an answer", code="no_user_message")
+        continued = ""
+        if continue_from is not None:
+            continued = await _continuable_text(session, user_id, continue_from, user_message_id)
         generation = store.add_queued(
             session,
             chat_id=chat_id,
@@ -102,12 +111,14 @@ class GenerationService:
             idempotency_key=idempotency_key,
             user_message_id=user_message_id,
             runner_id=self._runner.runner_id,
+            continues=continued,
         )
         prompt = prompt_from(((row[2], row[3]) for row in rows), self._context_chars)
         saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
         saved_as: GenerationStatus | None = None
         try:
-            await self._runner.start_fresh(generation.id, FreshStart(user_id, prompt, model, saved))
+            fresh = FreshStart(user_id, prompt, model, saved, resume=Progress(text=continued))
+            await self._runner.start_fresh(generation.id, fresh)
             in_slot = self._runner.running_here_for(generation.id) is not None
             winner = await _save(session, generation, start_streaming=in_slot)
             if winner is not None:
@@ -259,3 +270,17 @@ async def _earlier_request(
             code="idempotency_key_reused",
         )
     return existing
+
+
+async def _continuable_text(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID, answering: uuid.UUID
+) -> str:
+    """The text of the answer to continue: one the token limit cut, to the chat's last
+    message (`answering`); a 409 `not_continuable` otherwise."""
+    cut = await store.generation_of_answer(session, user_id, message_id)
+    if cut is None or cut.user_message_id != answering or cut.finish_reason != FinishReason.LENGTH:
+        raise Conflict(
+            "only an answer to the last message that the token limit cut can be continued",
+            code="not_continuable",
+        )
+    return cut.partial_text

@@ -17,7 +17,13 @@ from minichat.db.base import new_id, utcnow
 from minichat.db.models import Chat, Generation, Message
 from minichat.errors import Conflict, NotFound
 from minichat.outbox import add_event
-from minichat.statuses import GenerationStatus, MessageRole, MessageStatus, sources_of
+from minichat.statuses import (
+    FinishReason,
+    GenerationStatus,
+    MessageRole,
+    MessageStatus,
+    sources_of,
+)
 from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import MAX_HISTORY_MESSAGES
 from minichat_api.streams.closing import Ending
@@ -111,6 +117,17 @@ async def get_generation(
     return generation
 
 
+async def generation_of_answer(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID
+) -> Generation | None:
+    """The user's generation whose answer is the message `message_id`."""
+    return await session.scalar(
+        select(Generation).where(
+            Generation.assistant_message_id == message_id, Generation.user_id == user_id
+        )
+    )
+
+
 async def load(session: AsyncSession, generation_id: uuid.UUID) -> Generation | None:
     """The generation as the database has it now, whatever the session saw before."""
     return await session.scalar(
@@ -187,6 +204,7 @@ class StoredEndings:
                         Generation.prompt_tokens,
                         Generation.completion_tokens,
                         Generation.assistant_message_id,
+                        Generation.finish_reason,
                     ).where(Generation.id == generation_id)
                 )
             ).one_or_none()
@@ -205,6 +223,7 @@ class StoredEndings:
             error,
             ended.prompt_tokens or 0,
             ended.completion_tokens or 0,
+            FinishReason(ended.finish_reason) if ended.finish_reason else None,
         )
         return ending, text or ""
 
@@ -221,8 +240,10 @@ def add_queued(
     idempotency_key: str | None,
     user_message_id: uuid.UUID,
     runner_id: str,
+    continues: str = "",
 ) -> Generation:
-    """A new generation, `queued`, added to the session: written when the caller commits."""
+    """A new generation, `queued`, added to the session: written when the caller commits.
+    `continues`: the text of the answer it continues, its first checkpoint."""
     generation = Generation(
         id=new_id(),
         chat_id=chat_id,
@@ -231,6 +252,7 @@ def add_queued(
         idempotency_key=idempotency_key,
         user_message_id=user_message_id,
         runner_id=runner_id,
+        partial_text=continues,
         # Set here, not left to the insert's defaults: the answer is built from this object.
         status=GenerationStatus.QUEUED,
         created_at=utcnow(),
@@ -367,6 +389,7 @@ async def finish(
     ttft_ms: float | None,
     error_code: str | None = None,
     error_message: str | None = None,
+    finish_reason: FinishReason | None = None,
     context: RequestContext | None = None,
     only_from: frozenset[GenerationStatus] | None = None,
 ) -> Generation | None:
@@ -389,6 +412,7 @@ async def finish(
         ttft_ms=ttft_ms,
         error_code=error_code,
         error_message=error_message,
+        finish_reason=finish_reason,
     )
     if generation is None:
         return None
@@ -405,6 +429,7 @@ async def finish(
                 else MessageStatus.INCOMPLETE
             ),
             message_id=message_id,
+            finish_reason=finish_reason,
         )
     started = generation.started_at or generation.created_at
     add_event(

@@ -25,10 +25,11 @@ class Usage:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One streamed piece: text, or the final usage."""
+    """One streamed piece: text, or the end: the usage and the model's finish reason."""
 
     text: str = ""
     usage: Usage | None = None
+    finish_reason: str | None = None
 
 
 class UpstreamError(Exception):
@@ -154,9 +155,9 @@ class OpenAIUpstream:
                     text = storable(event.text)
                     if text:
                         yield Chunk(text=text)
-                elif isinstance(event, StreamEnd) and event.usage is not None:
-                    yield Chunk(
-                        usage=Usage(event.usage.prompt_tokens, event.usage.completion_tokens)
-                    )
+                elif isinstance(event, StreamEnd):
+                    n = event.usage
+                    usage = Usage(n.prompt_tokens, n.completion_tokens) if n else None
+                    yield Chunk(usage=usage, finish_reason=event.finish_reason)
         except MiniChatError as exc:
             raise upstream_error(exc) from exc

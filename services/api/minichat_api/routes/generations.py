@@ -13,7 +13,7 @@ from minichat.statuses import GenerationStatus
 from minichat_api.deps import CurrentUserId, RequestContextDep, SessionDep, StateDep
 from minichat_api.generation import store
 from minichat_api.schemas.common import ErrorBody
-from minichat_api.schemas.generations import GenerationPublic
+from minichat_api.schemas.generations import GenerationCreate, GenerationPublic
 from minichat_api.state import AppState
 from minichat_api.streams import valid_event_id
 from minichat_api.streams.feed import Whereabouts, open_feed
@@ -34,6 +34,7 @@ async def create_generation(
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
+    body: GenerationCreate | None = None,
 ) -> GenerationPublic:
     generation = await state.generations.create(
         session,
@@ -41,6 +42,7 @@ async def create_generation(
         chat_id,
         model=await state.model_name(),
         idempotency_key=idempotency_key,
+        continue_from=body.continue_from if body else None,
     )
     return GenerationPublic.of(generation)
 
@@ -56,7 +58,11 @@ async def get_generation(
     "/api/generations/{generation_id}/stream",
     response_class=EventSourceResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "delta, usage, error, done"},
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "delta, usage, error, done; done is "
+            '{"status": ..., "finish_reason": "length"} when the token limit cut the answer',
+        },
         204: {"description": "the generation has ended and Last-Event-ID is its last event"},
         400: {"model": ErrorBody},
         404: {"model": ErrorBody},

@@ -39,6 +39,8 @@ async def readyz(state: StateDep) -> JSONResponse:
     except Exception as exc:
         logger.warning("readiness: redis unreachable: %s", exc)
         checks["redis"] = "unreachable"
+    for name, serving in state.readiness.items():
+        checks[name] = "ok" if serving() else "down"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from minichat.statuses import MessageRole, MessageStatus
+from minichat.statuses import FinishReason, MessageRole, MessageStatus
 from minichat_api.schemas.common import NoNul
 
 Title = Annotated[
@@ -53,4 +53,8 @@ class MessagePublic(BaseModel):
     role: MessageRole
     content: str
     status: MessageStatus
+    finish_reason: FinishReason | None = Field(
+        description='an answer\'s: "length" when the token limit cut it, else "stop"; null for '
+        "the user's messages and for answers that were canceled or failed"
+    )
     created_at: datetime

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from minichat.db.models import Generation
-from minichat.statuses import GenerationStatus
+from minichat.statuses import FinishReason, GenerationStatus
 
 
 class UsagePublic(BaseModel):
@@ -21,6 +21,17 @@ class GenerationError(BaseModel):
     message: str
 
 
+class GenerationCreate(BaseModel):
+    """The optional body of `POST /api/chats/{id}/generations`."""
+
+    continue_from: uuid.UUID | None = Field(
+        default=None,
+        description="the id of an answer (an assistant message) to the chat's last message that "
+        'the token limit cut (finish_reason "length"): the new answer continues its text, and '
+        "its stream begins with it",
+    )
+
+
 class GenerationPublic(BaseModel):
     id: uuid.UUID
     chat_id: uuid.UUID
@@ -31,6 +42,11 @@ class GenerationPublic(BaseModel):
     finished_at: datetime | None
     usage: UsagePublic | None
     error: GenerationError | None
+    finish_reason: FinishReason | None = Field(
+        description='why the model ended the answer: "length" when the token limit cut it (it '
+        'can then be continued), else "stop"; null while it runs, and when it was canceled '
+        "or failed"
+    )
 
     @classmethod
     def of(cls, generation: Generation) -> GenerationPublic:
@@ -53,5 +69,8 @@ class GenerationPublic(BaseModel):
                 code=generation.error_code, message=generation.error_message or ""
             )
             if generation.error_code
+            else None,
+            finish_reason=FinishReason(generation.finish_reason)
+            if generation.finish_reason
             else None,
         )

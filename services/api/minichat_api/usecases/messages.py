@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from minichat.db.base import new_id
 from minichat.db.models import Chat, Message
-from minichat.statuses import MessageRole, MessageStatus
+from minichat.statuses import FinishReason, MessageRole, MessageStatus
 from minichat_api.pagination import decode_cursor, encode_cursor, sequence_number
 from minichat_api.usecases.chats import chat_not_found, get_chat
 
@@ -44,6 +44,7 @@ async def append_message(
     content: str,
     status: MessageStatus = MessageStatus.COMPLETE,
     message_id: uuid.UUID | None = None,
+    finish_reason: FinishReason | None = None,
 ) -> Message:
     """Add a message at the end of the chat; the caller commits."""
     now = datetime.now(UTC)
@@ -63,6 +64,7 @@ async def append_message(
         role=role,
         content=content,
         status=status,
+        finish_reason=finish_reason,
         created_at=now,
     )
     session.add(message)

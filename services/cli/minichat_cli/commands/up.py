@@ -36,13 +36,17 @@ def run(args: argparse.Namespace) -> int:
 
     data_dir: Path = (args.data_dir or allinone.default_data_dir()).expanduser().resolve()
     given = allinone.AllInOneSettings.load()
-    defaults = allinone.embedded_defaults(given, data_dir)
-    print(f"==> MiniChat all-in-one, data in {data_dir}", flush=True)
-    allinone.run_migrations(given.database_url or str(defaults["database_url"]))
-    if given.inference_url:
-        asyncio.run(allinone.serve_api(ApiSettings.load(**defaults), args.host, args.port))
-        return 0
-    with allinone.inference_process(given.inference_backend, data_dir) as inference_url:
-        settings = ApiSettings.load(**defaults, inference_url=inference_url)
-        asyncio.run(allinone.serve_api(settings, args.host, args.port))
+    # Before anything slow: a taken port is one line, not a traceback minutes later.
+    listening = allinone.claim_port(args.host, args.port)
+    with listening:
+        defaults = allinone.embedded_defaults(given, data_dir)
+        print(f"==> MiniChat all-in-one, data in {data_dir}", flush=True)
+        allinone.run_migrations(given.database_url or str(defaults["database_url"]))
+        if given.inference_url:
+            asyncio.run(allinone.serve_api(ApiSettings.load(**defaults), listening))
+            return 0
+        with allinone.inference_process(given.inference_backend, data_dir) as inference:
+            settings = ApiSettings.load(**defaults, inference_url=inference.url)
+            readiness = {"inference": lambda: inference.ready}
+            asyncio.run(allinone.serve_api(settings, listening, readiness))
     return 0

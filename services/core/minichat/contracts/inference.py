@@ -1,7 +1,8 @@
 """The OpenAI chat-completions protocol as MiniChat speaks it (inference plane and its clients).
 
 Requests accept the fields OpenAI-compatible servers share and ignore the rest, so any client
-library works; `continue_final_message` is vLLM's extension for continuing an assistant message.
+library works; `continue_final_message` (continuing an assistant message) and
+`repetition_penalty` are vLLM's extensions.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_TOKENS_LIMIT)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1)] | None = None
+    # vLLM's name; 1 is off, above 1 makes a token already in the text less likely.
+    repetition_penalty: Annotated[float, Field(gt=0, le=2)] | None = None
     stop: StrictStr | Annotated[list[StrictStr], Field(max_length=8)] | None = None
     seed: int | None = None
     n: Annotated[int, Field(ge=1, le=1)] | None = None
     continue_final_message: bool = False
 
-    @field_validator("temperature", "top_p", mode="before")
+    @field_validator("temperature", "top_p", "repetition_penalty", mode="before")
     @classmethod
     def _ints_are_numbers(cls, value: object) -> object:
         # Strict mode refuses `"temperature": 0` from JSON; it is a perfectly good number.

@@ -39,19 +39,25 @@ class _ReportHandler(logging.Handler):
         self._report = report
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._report(record.getMessage())
+        message = record.getMessage()
+        # One line per revision; Alembic's other lines (its dialect, DDL mode) are noise here.
+        if message.startswith("Running "):
+            self._report(message)
 
 
 @contextmanager
 def _reporting(report: Callable[[str], None]) -> Iterator[None]:
-    """Forwards Alembic's "Running upgrade a -> b" lines to `report` while a command runs."""
+    """Sends Alembic's "Running upgrade a -> b" lines to `report`, and only there, while a
+    command runs (they would otherwise reach the root logger too, and show twice)."""
     logger = logging.getLogger("alembic.runtime.migration")
     handler = _ReportHandler(report)
-    previous_level = logger.level
+    previous = logger.level, logger.propagate
     logger.setLevel(logging.INFO)
+    logger.propagate = False
     logger.addHandler(handler)
     try:
         yield
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(previous_level)
+        logger.setLevel(previous[0])
+        logger.propagate = previous[1]

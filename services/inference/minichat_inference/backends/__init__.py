@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from minichat.inference_client import InferenceClient
 from minichat_inference.backends.base import Backend, Event, Finish, Piece
-from minichat_inference.backends.embedded import EmbeddedBackend
+from minichat_inference.backends.embedded import EmbeddedBackend, Sampling
 from minichat_inference.backends.openai import OpenAIBackend
 from minichat_inference.backends.scripted import ScriptedBackend
 from minichat_inference.model_store import default_cache_dir, require_installed
@@ -33,8 +33,12 @@ def build_backend(settings: InferenceSettings) -> Backend:
         )
         return OpenAIBackend(client, settings.inference_model)
     require_installed()
+    sampling = Sampling(
+        settings.inference_temperature, settings.inference_top_p, settings.inference_repeat_penalty
+    )
     return EmbeddedBackend(
         default_cache_dir(settings.model_cache_dir),
         settings.inference_threads,
         settings.inference_model,
+        sampling,
     )

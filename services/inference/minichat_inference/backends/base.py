@@ -59,5 +59,7 @@ class Backend(Protocol):
         self, request: ChatCompletionRequest, max_tokens: int | None
     ) -> AsyncGenerator[Event, None]:
         """Yield `Piece`s then exactly one `Finish`; raise MiniChat errors for bad input or an
-        unavailable model. `max_tokens` None means as many as the context allows."""
+        unavailable model. `max_tokens`: the request's own limit or, when it gave none, the
+        plane's default cap (a backend stops sooner where its context ends); None means as many
+        as the context allows."""
         ...

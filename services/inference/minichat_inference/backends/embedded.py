@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import threading
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,13 +34,28 @@ _MAX_STOP_SEQUENCES = 12
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """How the model picks tokens when a request does not say (INFERENCE_TEMPERATURE,
+    INFERENCE_TOP_P, INFERENCE_REPEAT_PENALTY): sampled, so a regenerated answer differs, and
+    penalised for repeats, as a model this small otherwise loops on one sentence. A request's
+    `temperature: 0` is greedy."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repeat_penalty: float = 1.1
+
+
+@dataclass(frozen=True)
 class _Job:
     prompt: str
+    # The request's own limit (an error beyond the context), else the plane's default cap.
     max_tokens: int | None
+    max_tokens_requested: bool
     temperature: float
     top_p: float
+    repeat_penalty: float
     stop: list[str]
-    seed: int | None
+    seed: int
     strip_leading_space: bool
 
 
@@ -63,9 +79,16 @@ def load_llama(path: Path, threads: int | None, context_tokens: int = CONTEXT_TO
 class EmbeddedBackend:
     name = "embedded"
 
-    def __init__(self, cache_dir: Path, threads: int | None, model_id: str | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        threads: int | None,
+        model_id: str | None = None,
+        sampling: Sampling | None = None,
+    ) -> None:
         self.cache_dir = cache_dir
         self.threads = threads
+        self.sampling = sampling or Sampling()
         self._model_id = model_id or MODEL_ID
         self._llm: Any = None
         self._decoded = 0
@@ -114,16 +137,20 @@ class EmbeddedBackend:
         if self._llm is None:
             raise Unavailable("the embedded model is not loaded yet", code="model_loading")
         last = request.messages[-1]
+        sampling = self.sampling
         job = _Job(
             prompt=few_shot.render(
                 request.messages, continue_final_message=request.continue_final_message
             ),
             max_tokens=max_tokens,
-            # Unset means greedy: a model this small wanders when it samples.
-            temperature=request.temperature if request.temperature is not None else 0.0,
-            top_p=request.top_p if request.top_p is not None else 0.95,
+            max_tokens_requested=request.token_limit is not None,
+            temperature=_given(request.temperature, sampling.temperature),
+            top_p=_given(request.top_p, sampling.top_p),
+            repeat_penalty=_given(request.repetition_penalty, sampling.repeat_penalty),
             stop=[*few_shot.STOP, *request.stop_sequences][:_MAX_STOP_SEQUENCES],
-            seed=request.seed,
+            # llama-cpp-python derives an unset seed from the previous one, the same sequence
+            # in every process; a fresh one makes a regenerated answer differ after restarts too.
+            seed=request.seed if request.seed is not None else secrets.randbits(32),
             strip_leading_space=not request.continue_final_message
             or not last.text
             or last.text[-1].isspace(),
@@ -175,7 +202,8 @@ class EmbeddedBackend:
             return
         tokens = llm.tokenize(job.prompt.encode(), add_bos=True, special=False)
         room = llm.n_ctx() - len(tokens)
-        if room <= 0 or (job.max_tokens is not None and job.max_tokens > room):
+        asked_too_much = job.max_tokens_requested and (job.max_tokens or 0) > room
+        if room <= 0 or asked_too_much:
             raise InvalidInput(
                 f"this model's context is {llm.n_ctx()} tokens; the messages take "
                 f"{len(tokens)} and max_tokens asks for {job.max_tokens or 'at least 1'}",
@@ -190,11 +218,13 @@ class EmbeddedBackend:
             self._decoded += 1
             return stop.is_set()
 
+        limit = min(job.max_tokens or room, room)
         completion = llm.create_completion(
             tokens,
-            max_tokens=job.max_tokens if job.max_tokens is not None else room,
+            max_tokens=limit,
             temperature=job.temperature,
             top_p=job.top_p,
+            repeat_penalty=job.repeat_penalty,
             stop=job.stop,
             seed=job.seed,
             stream=True,
@@ -222,6 +252,10 @@ class EmbeddedBackend:
         if finish_reason == "length":
             # llama-cpp-python samples one token past the limit before it notices; that one
             # was computed (decoded_tokens counts it) but is not part of the answer.
-            push(Finish("length", len(tokens), min(decoded, job.max_tokens or room)))
+            push(Finish("length", len(tokens), min(decoded, limit)))
         else:
             push(Finish("stop", len(tokens), decoded))
+
+
+def _given(value: float | None, default: float) -> float:
+    return default if value is None else value

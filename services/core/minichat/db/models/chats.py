@@ -40,4 +40,6 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.COMPLETE)
+    # An answer's FinishReason, when the model ended it ("length": cut by the token limit).
+    finish_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

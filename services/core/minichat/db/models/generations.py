@@ -54,6 +54,8 @@ class Generation(Base):
     checkpointed_at: Mapped[datetime | None]
     adoptions: Mapped[int] = mapped_column(default=0)
     runner_id: Mapped[str | None] = mapped_column(String(200))
+    # The model's FinishReason for an answer it ended ("length": cut by the token limit).
+    finish_reason: Mapped[str | None] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
     ttft_ms: Mapped[float | None]
