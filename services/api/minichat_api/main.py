@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
-from minichat_api.middleware import BodySizeLimit, RequestMetrics
+from minichat_api.middleware import BodySizeLimit, HeaderSizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
 from minichat_api.settings import ApiSettings
@@ -56,6 +56,7 @@ def create_app(
     app.state.minichat = state
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(HeaderSizeLimit, max_bytes=settings.max_header_bytes)
     app.add_middleware(RequestMetrics)
     app.add_middleware(
         CORSMiddleware,

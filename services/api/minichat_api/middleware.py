@@ -1,4 +1,4 @@
-"""ASGI middleware of the api: the request body size limit and request latency metrics."""
+"""ASGI middleware of the api: request body and header size limits, request latency metrics."""
 
 from __future__ import annotations
 
@@ -46,6 +46,27 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "payload_too_large", self._message())
         await response(scope, receive, send)
+
+
+class HeaderSizeLimit:
+    """Answers 431 to requests whose header lines add up to more than `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            if size > self.max_bytes:
+                response = error_response(
+                    431,
+                    "request_header_fields_too_large",
+                    f"the request's headers add up to more than {self.max_bytes} bytes",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 # Paths no route template describes (files and pages), each with one label, so the set of

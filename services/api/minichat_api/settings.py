@@ -67,6 +67,8 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     # An SSE client hears a comment after this long without an event, well inside the idle
     # timeouts of proxies (ingress-nginx: 60 s).
     stream_ping_seconds: float = Field(default=5, gt=0, le=30)
+    # SSE feeds one user may hold open on one api process (429 beyond).
+    stream_max_per_user: int = Field(default=32, ge=1)
     # How long one SSE write may wait for a client that has stopped reading.
     stream_send_timeout_seconds: float = Field(default=30, gt=0)
     checkpoint_every_tokens: int = Field(default=256, ge=1)
@@ -85,6 +87,8 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     web_origin: str = "http://localhost:3000"
     web_dist_dir: str | None = None  # the built web UI (web/dist), served by the api when set
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # All of a request's header lines together (431 beyond); proxies allow 8-32 KiB.
+    max_header_bytes: int = Field(default=16_384, ge=1024)
 
     @model_validator(mode="after")
     def _usable(self) -> Self:

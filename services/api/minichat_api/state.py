@@ -28,6 +28,7 @@ from minichat_api.security import AccessTokens
 from minichat_api.settings import ApiSettings
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
+from minichat_api.streams.per_user import FeedsPerUser
 from minichat_api.streams.redis_streams import RedisGenerationStreams
 from minichat_api.usecases.auth import AuthPolicy
 
@@ -52,6 +53,7 @@ class AppState:
     runner: GenerationRunner = field(init=False)
     generations: GenerationService = field(init=False)
     endings: StoredEndings = field(init=False)
+    feeds_per_user: FeedsPerUser = field(init=False)
     _model: str | None = None
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class AppState:
             self.runner, self.streams, context_chars=self.settings.generation_context_chars
         )
         self.endings = StoredEndings(self.sessions)
+        self.feeds_per_user = FeedsPerUser(self.settings.stream_max_per_user)
 
     @classmethod
     def build(

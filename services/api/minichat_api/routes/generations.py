@@ -66,6 +66,7 @@ async def get_generation(
         204: {"description": "the generation has ended and Last-Event-ID is its last event"},
         400: {"model": ErrorBody},
         404: {"model": ErrorBody},
+        429: {"model": ErrorBody, "description": "the user has STREAM_MAX_PER_USER feeds open"},
     },
 )
 async def stream_generation(
@@ -91,7 +92,7 @@ async def stream_generation(
         # An EventSource reconnects after every close, except from a 204.
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return EventSourceResponse(
-        feed,
+        state.feeds_per_user.open(user_id, feed),
         # The feed pings on its own after a quiet while; no second timer per client.
         ping=3600,
         # A client that stops reading is let go (it resumes with Last-Event-ID), rather than
