@@ -437,6 +437,9 @@ def main() -> None:
                     "INFERENCE_URL": inference.url,
                     "JWT_SECRET": "bench-" + "x" * 60,
                     "GENERATION_CONCURRENCY": "10000",
+                    # One bench user holds every stream: fair use would stop it at 3.
+                    "LIMIT_CONCURRENT_ANSWERS": "100000",
+                    "LIMIT_MESSAGES_PER_MINUTE": "10000000",
                     # Events are another benchmark's subject (bench/events.py).
                     "RELAY_IN_API": "false",
                     "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),

@@ -156,6 +156,9 @@ def settings(database_url: str, redis_prefix: str, broker_url: str) -> ApiSettin
         inference_url=UNREACHABLE_INFERENCE_URL,
         jwt_secret=TEST_JWT_SECRET,
         web_origin="http://localhost:3000",
+        # Tests do in seconds what people do in hours; the limits' own tests set their own.
+        limit_concurrent_answers=1000,
+        limit_messages_per_minute=100_000,
     )
 
 

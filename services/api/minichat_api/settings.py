@@ -64,6 +64,10 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     generation_context_chars: int = Field(default=12_000, ge=100)
     stream_retention_seconds: int = Field(default=600, ge=1)
     stream_max_events: int = Field(default=20_000, ge=100)
+    # Fair use, per user: answers written at once (across every api process), and messages a
+    # minute.
+    limit_concurrent_answers: int = Field(default=3, ge=1)
+    limit_messages_per_minute: int = Field(default=30, ge=1)
     # An SSE client hears a comment after this long without an event, well inside the idle
     # timeouts of proxies (ingress-nginx: 60 s).
     stream_ping_seconds: float = Field(default=5, gt=0, le=30)

@@ -31,6 +31,13 @@ from minichat_api.streams.memory_streams import MemoryGenerationStreams
 from minichat_api.streams.per_user import FeedsPerUser
 from minichat_api.streams.redis_streams import RedisGenerationStreams
 from minichat_api.usecases.auth import AuthPolicy
+from minichat_api.usecases.fair_use import (
+    FairUse,
+    Limits,
+    MemoryWindowCounters,
+    RedisWindowCounters,
+    WindowCounters,
+)
 
 logger = logging.getLogger(__name__)
 FALLBACK_MODEL = "default"
@@ -45,6 +52,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     access_tokens: AccessTokens
     revoked_sessions: RevokedSessions
+    fair_use: FairUse
     auth_policy: AuthPolicy
     streams: GenerationStreams
     upstream: OpenAIUpstream
@@ -65,7 +73,10 @@ class AppState:
             settings=self.settings,
         )
         self.generations = GenerationService(
-            self.runner, self.streams, context_chars=self.settings.generation_context_chars
+            self.runner,
+            self.streams,
+            self.fair_use,
+            context_chars=self.settings.generation_context_chars,
         )
         self.endings = StoredEndings(self.sessions)
         self.feeds_per_user = FeedsPerUser(self.settings.stream_max_per_user)
@@ -98,6 +109,13 @@ class AppState:
                 settings.jwt_secret.get_secret_value(), settings.access_token_ttl_seconds, revoked
             ),
             revoked_sessions=revoked,
+            fair_use=FairUse(
+                Limits(
+                    concurrent_answers=settings.limit_concurrent_answers,
+                    messages_per_minute=settings.limit_messages_per_minute,
+                ),
+                open_window_counters(settings),
+            ),
             auth_policy=AuthPolicy(
                 refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
                 max_login_failures=settings.login_max_failures,
@@ -136,6 +154,7 @@ class AppState:
         await self.runner.stop()
         await self.streams.close()
         await self.revoked_sessions.close()
+        await self.fair_use.close()
         await self.upstream.close()
         await self.engine.dispose()
 
@@ -154,6 +173,12 @@ def open_streams(settings: ApiSettings) -> GenerationStreams:
         retention_seconds=settings.stream_retention_seconds,
         max_events=settings.stream_max_events,
     )
+
+
+def open_window_counters(settings: ApiSettings) -> WindowCounters:
+    if settings.redis_url.startswith(MEMORY_URL):
+        return MemoryWindowCounters()
+    return RedisWindowCounters.from_url(settings.redis_url, prefix=settings.redis_key_prefix)
 
 
 def open_revoked_sessions(settings: ApiSettings) -> RevokedSessions:

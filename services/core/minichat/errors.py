@@ -52,8 +52,16 @@ class Unauthenticated(MiniChatError):
 class RateLimited(MiniChatError):
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after_seconds: int, code: str | None = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: int,
+        code: str | None = None,
+        limit: str | None = None,
+    ) -> None:
+        """`limit`: the name of the limit reached, for clients (e.g. messages_per_minute)."""
+        super().__init__(message, code=code, details={"limit": limit} if limit else None)
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -4,6 +4,7 @@ streams in memory. The production code path, on other URLs."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,14 @@ async def _chat_and_answer(client: httpx.AsyncClient) -> Account:
     assert refreshed.status_code == 200
     reuse = await client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
     assert reuse.json()["error"]["code"] == "refresh_token_reused"
+    # The reuse signed the registration's session out; the login's goes on.
+    signed_out = await client.get("/api/auth/me", headers=account.headers)
+    assert signed_out.json()["error"]["code"] == "session_revoked"
+    account = replace(
+        account,
+        access_token=login.json()["access_token"],
+        refresh_token=login.json()["refresh_token"],
+    )
 
     chat = await create_chat(client, account, "On SQLite")
     for i in range(5):

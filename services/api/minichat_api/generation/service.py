@@ -23,6 +23,7 @@ from minichat_api.streams import GenerationStreams, StreamEvent
 from minichat_api.streams.closing import Ending
 from minichat_api.usecases import chats, messages
 from minichat_api.usecases.audit import RequestContext
+from minichat_api.usecases.fair_use import FairUse
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,16 @@ class GenerationService:
     """
 
     def __init__(
-        self, runner: GenerationRunner, streams: GenerationStreams, *, context_chars: int
+        self,
+        runner: GenerationRunner,
+        streams: GenerationStreams,
+        fair_use: FairUse,
+        *,
+        context_chars: int,
     ) -> None:
         self._runner = runner
         self._streams = streams
+        self._fair_use = fair_use
         self._context_chars = context_chars
 
     async def create(
@@ -87,6 +94,7 @@ class GenerationService:
         # Its own statement, before the history is read: a message committed while the lock
         # was awaited is then in the history this answer answers.
         await chats.lock_chat(session, user_id, chat_id)
+        await self._fair_use.check_answer(session, user_id)
         rows = await store.creation_rows(session, user_id, chat_id)
         if not rows:
             raise chats.chat_not_found()

@@ -98,6 +98,16 @@ async def running_in_chat(
     return list(await session.scalars(query))
 
 
+async def active_count_of_user(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """How many of the user's generations are queued or streaming."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Generation)
+        .where(Generation.user_id == user_id, Generation.status.in_(ACTIVE))
+    )
+    return int(count or 0)
+
+
 async def by_idempotency_key(
     session: AsyncSession, user_id: uuid.UUID, key: str
 ) -> Generation | None:

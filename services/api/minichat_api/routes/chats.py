@@ -100,10 +100,18 @@ async def list_messages(
 @router.post(
     "/{chat_id}/messages",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorBody, "description": "an answer is being written"}},
+    responses={
+        409: {"model": ErrorBody, "description": "an answer is being written"},
+        429: {"model": ErrorBody, "description": "LIMIT_MESSAGES_PER_MINUTE reached"},
+    },
 )
 async def post_message(
-    chat_id: uuid.UUID, body: MessageCreate, session: SessionDep, user_id: CurrentUserId
+    chat_id: uuid.UUID,
+    body: MessageCreate,
+    session: SessionDep,
+    user_id: CurrentUserId,
+    state: StateDep,
 ) -> MessagePublic:
+    await state.fair_use.check_message(user_id)
     message = await service.post_message(session, user_id, chat_id, body.content)
     return MessagePublic.model_validate(message)

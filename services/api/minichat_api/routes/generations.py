@@ -24,7 +24,11 @@ router = APIRouter(tags=["generations"], responses={401: {"model": ErrorBody}})
 @router.post(
     "/api/chats/{chat_id}/generations",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    responses={
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        429: {"model": ErrorBody, "description": "LIMIT_CONCURRENT_ANSWERS reached"},
+    },
 )
 async def create_generation(
     chat_id: uuid.UUID,

@@ -1,0 +1,117 @@
+"""Fair use: one user cannot take the answers, or the model, from everyone else.
+
+Two limits, each with its default in the settings:
+- answers running at once per user, counted in the database where the answers are, with the
+  user's row locked for the count so that creates racing on several api processes (in several
+  chats) cannot all pass it;
+- messages per minute per user, counted in a window shared by every api process (Redis), or
+  inside the one process of `minichat up`.
+Over a limit the request is a 429 naming the limit, with Retry-After.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from minichat.db.models import User
+from minichat.errors import RateLimited
+from minichat_api.generation import store
+
+MINUTE = 60
+# A running answer ends within seconds to minutes; asking again this soon is reasonable.
+ANSWER_RETRY_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Limits:
+    concurrent_answers: int
+    messages_per_minute: int
+
+
+class WindowCounters(Protocol):
+    async def hit(self, key: str, window_seconds: int) -> int:
+        """Count one more for `key` in the current window of `window_seconds`; the count."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryWindowCounters:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+
+    async def hit(self, key: str, window_seconds: int) -> int:
+        window = int(time.time() // window_seconds)
+        self._counts = {k: n for k, n in self._counts.items() if k[1] >= window - 1}
+        self._counts[key, window] = self._counts.get((key, window), 0) + 1
+        return self._counts[key, window]
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisWindowCounters:
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str) -> RedisWindowCounters:
+        return cls(Redis.from_url(url), prefix=prefix)
+
+    async def hit(self, key: str, window_seconds: int) -> int:
+        window = int(time.time() // window_seconds)
+        name = f"{self._prefix}limit:{key}:{window}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window_seconds * 2)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+class FairUse:
+    def __init__(self, limits: Limits, counters: WindowCounters) -> None:
+        self.limits = limits
+        self._counters = counters
+
+    async def check_message(self, user_id: uuid.UUID) -> None:
+        """Count a message the user posts; 429 `too_many_messages` past the minute's limit."""
+        limit = self.limits.messages_per_minute
+        if await self._counters.hit(f"messages:{user_id}", MINUTE) > limit:
+            raise RateLimited(
+                f"at most {limit} messages a minute; try again in a moment",
+                retry_after_seconds=_until_window_ends(MINUTE),
+                code="too_many_messages",
+                limit="messages_per_minute",
+            )
+
+    async def check_answer(self, session: AsyncSession, user_id: uuid.UUID) -> None:
+        """Within the create's transaction: 429 `too_many_concurrent_answers` when the user's
+        answers already running reach the limit. Holds the user's row until the commit."""
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        limit = self.limits.concurrent_answers
+        if await store.active_count_of_user(session, user_id) >= limit:
+            raise RateLimited(
+                f"at most {limit} answers may be written at once; stop one or wait for it",
+                retry_after_seconds=ANSWER_RETRY_SECONDS,
+                code="too_many_concurrent_answers",
+                limit="concurrent_answers",
+            )
+
+    async def close(self) -> None:
+        await self._counters.close()
+
+
+def _until_window_ends(window_seconds: int) -> int:
+    return max(1, math.ceil(window_seconds - time.time() % window_seconds))
