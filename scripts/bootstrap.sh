@@ -14,6 +14,16 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv"
     "$PYTHON" -m venv .venv
 fi
+# The install is redone only when what it is made from changed: the extras, the Python, or
+# pyproject.toml (the packages are installed editable, so their code is read from the checkout).
+# Remove .venv/.installed to force it.
+STAMP=.venv/.installed
+INSTALLED="$EXTRAS $(.venv/bin/python -VV | head -n 1) $(sha256sum pyproject.toml | cut -d ' ' -f 1)"
+if [ "$(cat "$STAMP" 2>/dev/null)" = "$INSTALLED" ]; then
+    echo "==> minichat[$EXTRAS] is installed in .venv (pyproject.toml unchanged)"
+    exit 0
+fi
+rm -f "$STAMP"
 .venv/bin/python -m pip install --quiet --upgrade pip
 
 if [[ ",$EXTRAS," == *",all,"* || ",$EXTRAS," == *",model,"* ]] \
@@ -37,3 +47,4 @@ if [ "$status" -ne 0 ]; then
     echo "pip install failed (exit $status); see the output above" >&2
     exit 1
 fi
+echo "$INSTALLED" >"$STAMP"

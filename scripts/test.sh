@@ -1,11 +1,31 @@
 #!/usr/bin/env bash
 # The whole check a change must pass: install, lint, types, import layers, every test.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -k cursor).
+# The fast tier: when the paths given are all under tests/unit (options such as -k aside), no
+# test needs a server, the web UI or the control plane, so none is started or built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+fast=false
+unit="$(realpath tests/unit)"
+for arg in "$@"; do
+    path="${arg%%::*}"
+    if [[ "$arg" == -* || ! -e "$path" ]]; then
+        continue # an option, or an option's value (-k cursor)
+    fi
+    case "$(realpath "$path")/" in
+        "$unit"/*) fast=true ;;
+        *)
+            fast=false
+            break
+            ;;
+    esac
+done
+
 scripts/bootstrap.sh all,dev
-scripts/services.sh
+if [ "$fast" = false ]; then
+    scripts/services.sh
+fi
 
 echo "==> ruff"
 .venv/bin/ruff check .
@@ -17,9 +37,13 @@ echo "==> import layers"
 echo "==> hadolint"
 .venv/bin/hadolint Dockerfile
 
-scripts/web.sh
+if [ "$fast" = true ]; then
+    echo "==> fast tier (tests/unit only): no servers, web UI or control plane"
+else
+    scripts/web.sh
+fi
 # The k8s tests' control plane is built before pytest, so its long first build shows progress.
-if command -v go >/dev/null || [ "${CI:-}" = true ]; then
+if [ "$fast" = false ] && { command -v go >/dev/null || [ "${CI:-}" = true ]; }; then
     echo "==> control plane binaries (scripts/kube.sh build)"
     scripts/kube.sh build >/dev/null
 fi
