@@ -159,6 +159,8 @@ def settings(database_url: str, redis_prefix: str, broker_url: str) -> ApiSettin
         # Tests do in seconds what people do in hours; the limits' own tests set their own.
         limit_concurrent_answers=1000,
         limit_messages_per_minute=100_000,
+        limit_logins_per_address_per_minute=100_000,
+        limit_registrations_per_address_per_hour=100_000,
     )
 
 

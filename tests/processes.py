@@ -16,6 +16,14 @@ from pathlib import Path
 import httpx
 
 MINICHAT = [sys.executable, "-m", "minichat_cli.main"]
+# Tests do in seconds, all from 127.0.0.1, what people do in hours from many addresses; the
+# limits' own tests set the limits they test.
+TEST_LIMITS = {
+    "LIMIT_CONCURRENT_ANSWERS": "1000",
+    "LIMIT_MESSAGES_PER_MINUTE": "100000",
+    "LIMIT_LOGINS_PER_ADDRESS_PER_MINUTE": "100000",
+    "LIMIT_REGISTRATIONS_PER_ADDRESS_PER_HOUR": "100000",
+}
 
 
 def free_port() -> int:
@@ -63,7 +71,7 @@ def serve(
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [*MINICHAT, *args, "--port", str(port)],
-            env={**os.environ, **env},
+            env={**os.environ, **TEST_LIMITS, **env},
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -50,6 +50,9 @@ def _env(instance: Instance) -> list[dict[str, Any]]:
         # Every api replica relays the outbox: rows are claimed with SKIP LOCKED, so replicas
         # share the work; a separate relay Deployment would be one more thing to keep alive.
         value("RELAY_IN_API", "true"),
+        # Requests reach the api through the web proxy or an ingress, never straight from a
+        # client: the client's address (the per-address limits) is in X-Forwarded-For.
+        value("FORWARDED_ALLOW_IPS", "*"),
     ]
     if origin := web_origin(instance):
         env.append(value("WEB_ORIGIN", origin))

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from minichat.errors import Unauthenticated
+from minichat.errors import RateLimited, Unauthenticated
+
+T = TypeVar("T")
 
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "minichat"
@@ -122,3 +126,32 @@ class AccessTokens:
                 "this session was signed out; log in again", code="session_revoked"
             )
         return user_id
+
+
+class PasswordWork:
+    """Runs password hashing (tens of ms of CPU each) on threads, `concurrency` at a time with
+    at most `max_waiting` more waiting: a flood of logins (say, for emails that do not exist)
+    gets quick 429s instead of making every login wait, and leaves the threads other work
+    needs."""
+
+    def __init__(self, *, concurrency: int, max_waiting: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_waiting = max_waiting
+        self._waiting = 0
+
+    async def run(self, work: Callable[..., T], *args: str) -> T:
+        if self._slots.locked() and self._waiting >= self._max_waiting:
+            raise RateLimited(
+                "the server is busy checking passwords; try again in a second",
+                retry_after_seconds=1,
+                code="server_busy",
+            )
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self._slots.release()

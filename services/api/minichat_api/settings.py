@@ -56,6 +56,11 @@ class ApiSettings(DatabaseSettings, RelayTuning):
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
+    # Password checks waiting for a CPU beyond those running (429 server_busy beyond).
+    password_checks_waiting: int = Field(default=64, ge=0)
+    # Per client address: logins a minute, registrations an hour (429 beyond).
+    limit_logins_per_address_per_minute: int = Field(default=60, ge=1)
+    limit_registrations_per_address_per_hour: int = Field(default=20, ge=1)
 
     # Generations: how many one api process streams at once (more wait in `queued`), the
     # prompt budget, how long finished streams stay replayable, and survival tuning.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,7 +25,7 @@ from minichat_api.revocations import (
     RedisRevokedSessions,
     RevokedSessions,
 )
-from minichat_api.security import AccessTokens
+from minichat_api.security import AccessTokens, PasswordWork
 from minichat_api.settings import ApiSettings
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.memory_streams import MemoryGenerationStreams
@@ -113,6 +114,10 @@ class AppState:
                 Limits(
                     concurrent_answers=settings.limit_concurrent_answers,
                     messages_per_minute=settings.limit_messages_per_minute,
+                    logins_per_address_per_minute=settings.limit_logins_per_address_per_minute,
+                    registrations_per_address_per_hour=(
+                        settings.limit_registrations_per_address_per_hour
+                    ),
                 ),
                 open_window_counters(settings),
             ),
@@ -120,6 +125,9 @@ class AppState:
                 refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
                 max_login_failures=settings.login_max_failures,
                 failure_window=timedelta(seconds=settings.login_failure_window_seconds),
+                passwords=PasswordWork(
+                    concurrency=os.cpu_count() or 2, max_waiting=settings.password_checks_waiting
+                ),
             ),
             streams=open_streams(settings),
             upstream=OpenAIUpstream.create(

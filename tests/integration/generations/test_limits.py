@@ -6,12 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 
 import httpx
 
 from minichat_api.settings import ApiSettings
 from tests.eventually import eventually
-from tests.factories import Account, create_chat, post_message, register, start_generation
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    Account,
+    create_chat,
+    post_message,
+    register,
+    start_generation,
+    unique_email,
+)
 from tests.integration.generations.conftest import running_api
 from tests.processes import Service
 
@@ -136,3 +145,38 @@ async def test_messages_a_minute_are_bounded_per_user_across_api_processes(
         someone_else = await register(there)
         theirs = await create_chat(there, someone_else)
         await post_message(there, someone_else, theirs["id"], "hello")
+
+
+async def test_logins_and_registrations_from_one_address_are_bounded(
+    settings: ApiSettings,
+) -> None:
+    limited = settings.model_copy(
+        update={
+            "limit_logins_per_address_per_minute": LIMIT,
+            "limit_registrations_per_address_per_hour": LIMIT,
+            # Windows of its own: the run's other tests register from this address too.
+            "redis_key_prefix": f"{settings.redis_key_prefix}{uuid.uuid4().hex[:8]}:",
+        }
+    )
+    async with running_api(limited) as client:
+        if time.time() % 60 > 50:  # the logins below within one minute's window
+            await asyncio.sleep(61 - time.time() % 60)
+        accounts = [await register(client) for _ in range(LIMIT)]
+        refused = await client.post(
+            "/api/auth/register", json={"email": unique_email(), "password": DEFAULT_PASSWORD}
+        )
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["limit"] == "registrations_per_address_per_hour"
+
+        # Different accounts, one address: counted together, before any password is checked.
+        logins = [
+            await client.post("/api/auth/login", json={"email": a.email, "password": a.password})
+            for a in accounts
+        ]
+        assert [r.status_code for r in logins] == [200] * LIMIT
+        flood = await client.post(
+            "/api/auth/login", json={"email": unique_email(), "password": "whatever-it-is"}
+        )
+        assert flood.status_code == 429, flood.text
+        assert flood.json()["error"]["limit"] == "logins_per_address_per_minute"
+        assert 1 <= int(flood.headers["retry-after"]) <= 60

@@ -32,11 +32,15 @@ def _session_of(issued: IssuedTokens) -> AuthSession:
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorBody, "description": "email already registered"}},
+    responses={
+        409: {"model": ErrorBody, "description": "email already registered"},
+        429: {"model": ErrorBody, "description": "too many registrations from this address"},
+    },
 )
 async def register(
     body: UserCreate, session: SessionDep, state: StateDep, context: RequestContextDep
 ) -> AuthSession:
+    await state.fair_use.check_registration(context.client)
     issued = await auth.register(
         session,
         state.access_tokens,
@@ -53,12 +57,17 @@ async def register(
     "/login",
     responses={
         401: {"model": ErrorBody, "description": "wrong email or password"},
-        429: {"model": ErrorBody, "description": "too many failed attempts"},
+        429: {
+            "model": ErrorBody,
+            "description": "too many failed attempts, logins from this address, or password "
+            "checks waiting",
+        },
     },
 )
 async def login(
     body: LoginRequest, session: SessionDep, state: StateDep, context: RequestContextDep
 ) -> AuthSession:
+    await state.fair_use.check_login(context.client)
     issued = await auth.login(
         session,
         state.access_tokens,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from minichat.db.models import LoginFailure, RefreshToken, User
 from minichat.errors import Conflict, RateLimited, Unauthenticated
 from minichat_api import security
 from minichat_api.revocations import RevokedSessions
-from minichat_api.security import AccessTokens
+from minichat_api.security import AccessTokens, PasswordWork
 from minichat_api.usecases import audit
 from minichat_api.usecases.audit import RequestContext
 
@@ -25,6 +24,7 @@ class AuthPolicy:
     refresh_ttl: timedelta
     max_login_failures: int
     failure_window: timedelta
+    passwords: PasswordWork
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ async def register(
     context: RequestContext,
 ) -> IssuedTokens:
     email = normalize_email(email)
-    password_hash = await asyncio.to_thread(security.hash_password, password)
+    password_hash = await policy.passwords.run(security.hash_password, password)
     user = User(
         email=email,
         password_hash=password_hash,
@@ -82,15 +82,15 @@ async def login(
     await _count_attempt(session, policy, throttle_key)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
-        await asyncio.to_thread(security.burn_password_check, password)
+        await policy.passwords.run(security.burn_password_check, password)
         valid = False
     else:
-        valid = await asyncio.to_thread(security.verify_password, user.password_hash, password)
+        valid = await policy.passwords.run(security.verify_password, user.password_hash, password)
     if user is None or not valid:
         raise Unauthenticated("invalid email or password", code="invalid_credentials")
     await session.execute(delete(LoginFailure).where(LoginFailure.key == throttle_key))
     if security.password_needs_rehash(user.password_hash):
-        user.password_hash = await asyncio.to_thread(security.hash_password, password)
+        user.password_hash = await policy.passwords.run(security.hash_password, password)
     issued = await _start_family(session, tokens, policy, user)
     audit.record(session, context, actor=user.id, action="user.login", target=f"user:{user.id}")
     await session.commit()

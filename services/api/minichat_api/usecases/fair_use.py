@@ -1,11 +1,12 @@
 """Fair use: one user cannot take the answers, or the model, from everyone else.
 
-Two limits, each with its default in the settings:
+Limits per user and per client address, each with its default in the settings:
 - answers running at once per user, counted in the database where the answers are, with the
   user's row locked for the count so that creates racing on several api processes (in several
   chats) cannot all pass it;
 - messages per minute per user, counted in a window shared by every api process (Redis), or
-  inside the one process of `minichat up`.
+  inside the one process of `minichat up`;
+- logins a minute and registrations an hour per client address, in such windows too.
 Over a limit the request is a 429 naming the limit, with Retry-After.
 """
 
@@ -26,6 +27,7 @@ from minichat.errors import RateLimited
 from minichat_api.generation import store
 
 MINUTE = 60
+HOUR = 3600
 # A running answer ends within seconds to minutes; asking again this soon is reasonable.
 ANSWER_RETRY_SECONDS = 5
 
@@ -34,6 +36,8 @@ ANSWER_RETRY_SECONDS = 5
 class Limits:
     concurrent_answers: int
     messages_per_minute: int
+    logins_per_address_per_minute: int
+    registrations_per_address_per_hour: int
 
 
 class WindowCounters(Protocol):
@@ -94,6 +98,28 @@ class FairUse:
                 retry_after_seconds=_until_window_ends(MINUTE),
                 code="too_many_messages",
                 limit="messages_per_minute",
+            )
+
+    async def check_login(self, address: str) -> None:
+        """Count a login from `address`, whatever its email: one address trying many accounts
+        is stopped before any password is checked."""
+        limit = self.limits.logins_per_address_per_minute
+        if await self._counters.hit(f"logins:{address}", MINUTE) > limit:
+            raise RateLimited(
+                f"at most {limit} logins a minute from one address; try again in a moment",
+                retry_after_seconds=_until_window_ends(MINUTE),
+                code="too_many_login_attempts",
+                limit="logins_per_address_per_minute",
+            )
+
+    async def check_registration(self, address: str) -> None:
+        limit = self.limits.registrations_per_address_per_hour
+        if await self._counters.hit(f"registrations:{address}", HOUR) > limit:
+            raise RateLimited(
+                f"at most {limit} accounts an hour from one address; try again later",
+                retry_after_seconds=_until_window_ends(HOUR),
+                code="too_many_registrations",
+                limit="registrations_per_address_per_hour",
             )
 
     async def check_answer(self, session: AsyncSession, user_id: uuid.UUID) -> None:
