@@ -84,6 +84,13 @@ class RedisWindowCounters:
         await self._redis.aclose()
 
 
+@dataclass(frozen=True)
+class _Window:
+    limit: str  # its name, in the 429's error
+    seconds: int
+    code: str
+
+
 class FairUse:
     def __init__(self, limits: Limits, counters: WindowCounters) -> None:
         self.limits = limits
@@ -91,35 +98,38 @@ class FairUse:
 
     async def check_message(self, user_id: uuid.UUID) -> None:
         """Count a message the user posts; 429 `too_many_messages` past the minute's limit."""
-        limit = self.limits.messages_per_minute
-        if await self._counters.hit(f"messages:{user_id}", MINUTE) > limit:
-            raise RateLimited(
-                f"at most {limit} messages a minute; try again in a moment",
-                retry_after_seconds=_until_window_ends(MINUTE),
-                code="too_many_messages",
-                limit="messages_per_minute",
-            )
+        await self._count(
+            _Window("messages_per_minute", MINUTE, "too_many_messages"),
+            f"messages:{user_id}",
+            self.limits.messages_per_minute,
+            "at most {limit} messages a minute; try again in a moment",
+        )
 
     async def check_login(self, address: str) -> None:
         """Count a login from `address`, whatever its email: one address trying many accounts
         is stopped before any password is checked."""
-        limit = self.limits.logins_per_address_per_minute
-        if await self._counters.hit(f"logins:{address}", MINUTE) > limit:
-            raise RateLimited(
-                f"at most {limit} logins a minute from one address; try again in a moment",
-                retry_after_seconds=_until_window_ends(MINUTE),
-                code="too_many_login_attempts",
-                limit="logins_per_address_per_minute",
-            )
+        await self._count(
+            _Window("logins_per_address_per_minute", MINUTE, "too_many_login_attempts"),
+            f"logins:{address}",
+            self.limits.logins_per_address_per_minute,
+            "at most {limit} logins a minute from one address; try again in a moment",
+        )
 
     async def check_registration(self, address: str) -> None:
-        limit = self.limits.registrations_per_address_per_hour
-        if await self._counters.hit(f"registrations:{address}", HOUR) > limit:
+        await self._count(
+            _Window("registrations_per_address_per_hour", HOUR, "too_many_registrations"),
+            f"registrations:{address}",
+            self.limits.registrations_per_address_per_hour,
+            "at most {limit} accounts an hour from one address; try again later",
+        )
+
+    async def _count(self, window: _Window, key: str, limit: int, message: str) -> None:
+        if await self._counters.hit(key, window.seconds) > limit:
             raise RateLimited(
-                f"at most {limit} accounts an hour from one address; try again later",
-                retry_after_seconds=_until_window_ends(HOUR),
-                code="too_many_registrations",
-                limit="registrations_per_address_per_hour",
+                message.format(limit=limit),
+                retry_after_seconds=_until_window_ends(window.seconds),
+                code=window.code,
+                limit=window.limit,
             )
 
     async def check_answer(self, session: AsyncSession, user_id: uuid.UUID) -> None:
