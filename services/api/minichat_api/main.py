@@ -15,6 +15,7 @@ from minichat_api.errors import install_error_handlers
 from minichat_api.middleware import BodySizeLimit, HeaderSizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
+from minichat_api.schemas.common import ErrorBody
 from minichat_api.settings import ApiSettings
 from minichat_api.state import AppState, ReadinessCheck
 from minichat_api.webui import mount_web_ui
@@ -52,6 +53,16 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # What any route can answer, before its own code runs.
+        responses={
+            400: {
+                "model": ErrorBody,
+                "description": "the body is not JSON, or a cursor or "
+                "event id is not one this api gave out",
+            },
+            413: {"model": ErrorBody, "description": "the body is larger than MAX_REQUEST_BYTES"},
+            431: {"model": ErrorBody, "description": "the headers exceed MAX_HEADER_BYTES"},
+        },
     )
     app.state.minichat = state
     install_error_handlers(app)

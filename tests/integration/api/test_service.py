@@ -79,6 +79,24 @@ async def test_openapi_document_lists_the_routes(client: httpx.AsyncClient) -> N
         assert path in paths
 
 
+async def test_every_route_documents_the_refusals_any_request_can_get(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/api/openapi.json")).json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert {"400", "413", "431"} <= set(operation["responses"]), (method, path)
+            error = operation["responses"]["400"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+
+
+async def test_a_wrong_method_is_405_naming_the_allowed_ones(client: httpx.AsyncClient) -> None:
+    response = await client.put("/api/auth/login", json={})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 async def test_metrics_are_exposed_for_prometheus(client: httpx.AsyncClient) -> None:
     await client.get("/healthz")
     response = await client.get("/metrics")
