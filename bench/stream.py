@@ -440,6 +440,7 @@ def main() -> None:
                     # One bench user holds every stream: fair use would stop it at 3.
                     "LIMIT_CONCURRENT_ANSWERS": "100000",
                     "LIMIT_MESSAGES_PER_MINUTE": "10000000",
+                    "STREAM_MAX_PER_USER": "100000",
                     # Events are another benchmark's subject (bench/events.py).
                     "RELAY_IN_API": "false",
                     "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),
