@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
+from minichat_api.instrumentation import instrument
 from minichat_api.middleware import BodySizeLimit, HeaderSizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
@@ -81,4 +82,5 @@ def create_app(
         app.include_router(router)
     mount_docs(app)
     mount_web_ui(app, settings)
+    instrument(app)
     return app

@@ -13,6 +13,7 @@ from minichat import __version__
 from minichat_inference import routes
 from minichat_inference.backends import Backend
 from minichat_inference.errors import install_error_handlers
+from minichat_inference.instrumentation import instrument
 from minichat_inference.middleware import RequestMetrics
 from minichat_inference.settings import InferenceSettings
 from minichat_inference.state import InferenceState
@@ -48,4 +49,5 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.include_router(routes.router)
+    instrument(app)
     return app
