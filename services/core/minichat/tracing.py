@@ -70,6 +70,16 @@ def shutdown() -> None:
         stop()
 
 
+def exemplar() -> dict[str, str] | None:
+    """The current trace for a Prometheus exemplar: a latency sample names a trace to open."""
+    if not _state["enabled"]:
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not (context.is_valid and context.trace_flags.sampled):
+        return None
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
 def enabled() -> bool:
     """Whether spans are recorded in this process."""
     return _state["enabled"]

@@ -95,7 +95,7 @@ class Generations:
                         if first_at is None and event.text:
                             first_at = time.perf_counter()
                             self.metrics.time_to_first_token.labels(self.backend.name).observe(
-                                first_at - started
+                                first_at - started, tracing.exemplar()
                             )
                             span.add_event("first_token")
                         generated.inc(event.tokens)

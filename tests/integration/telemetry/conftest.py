@@ -19,7 +19,7 @@ from tests.factories import DEFAULT_PASSWORD, unique_email
 from tests.integration.events.conftest import Worker, run_worker
 from tests.integration.generations.conftest import scripted_env
 from tests.otlp import Receiver, otlp_receiver
-from tests.processes import Service, serve
+from tests.processes import Service, free_port, serve
 
 TOKENS = 60
 
@@ -32,6 +32,7 @@ class Traced:
     worker: Worker
     api: Service
     logs: Path
+    worker_metrics_url: str
 
     def account(self, api: Service | None = None) -> dict[str, str]:
         registered = httpx.post(
@@ -87,11 +88,13 @@ def traced(
             "REAPER_INTERVAL_MS": "200",
             "RELAY_POLL_INTERVAL_MS": "50",
         }
-        worker_env = {**env, "WORKER_CONCURRENCY": "2"}
+        worker_port = free_port()
+        worker_env = {**env, "WORKER_CONCURRENCY": "2", "WORKER_METRICS_PORT": str(worker_port)}
         with (
             serve(["inference"], {**otel, **scripted_env(TOKENS, 20)}, logs) as inference,
             run_worker(worker_env, logs) as worker,
             serve(["api"], {**env, "INFERENCE_URL": inference.url}, logs) as api,
         ):
             env["INFERENCE_URL"] = inference.url
-            yield Traced(receiver, env, inference, worker, api, logs)
+            metrics_url = f"http://127.0.0.1:{worker_port}/metrics"
+            yield Traced(receiver, env, inference, worker, api, logs, metrics_url)

@@ -221,7 +221,7 @@ class GenerationJob:
                     return None
                 if self._ttft_ms is None:
                     self._ttft_ms = (time.monotonic() - started) * 1000
-                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000)
+                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000, tracing.exemplar())
                     spans.first_token(self.span, self._ttft_ms)
                 writer.push(chunk.text)
                 self._tokens += 1
@@ -291,4 +291,4 @@ class GenerationJob:
             finish_reason=self._finish_reason if status == GenerationStatus.SUCCEEDED else None,
         )
         if ended:
-            metrics.GENERATION_DURATION.observe(time.monotonic() - started)
+            metrics.GENERATION_DURATION.observe(time.monotonic() - started, tracing.exemplar())

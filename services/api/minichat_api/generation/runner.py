@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -160,11 +161,18 @@ class GenerationRunner:
                 resolve(fresh.asked)
 
     async def _acquire_slot(self) -> None:
-        if not (self._slots.locked() and tracing.enabled()):
+        if not self._slots.locked():
             await self._slots.acquire()
+            metrics.RUNNER_QUEUE_WAIT.observe(0)
             return
-        with spans.TRACER.start_as_current_span("generation.queue_wait"):
-            await self._slots.acquire()
+        waiting_since = time.monotonic()
+        metrics.RUNNER_QUEUE_DEPTH.inc()
+        try:
+            with spans.TRACER.start_as_current_span("generation.queue_wait"):
+                await self._slots.acquire()
+        finally:
+            metrics.RUNNER_QUEUE_DEPTH.dec()
+        metrics.RUNNER_QUEUE_WAIT.observe(time.monotonic() - waiting_since, tracing.exemplar())
 
     async def _run_in_slot(
         self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None, span: Span

@@ -16,6 +16,7 @@ from minichat.db.base import utcnow
 from minichat.db.models import Generation, Message
 from minichat.errors import Conflict
 from minichat.statuses import FinishReason, GenerationStatus
+from minichat_api import metrics
 from minichat_api.generation import endings, spans, store
 from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import prompt_from
@@ -159,6 +160,7 @@ class GenerationService:
             if winner is not None:
                 return winner
             saved_as = GenerationStatus(generation.status)
+            metrics.GENERATIONS_STARTED.inc()
         finally:
             saved.set_result(saved_as)
         return generation
