@@ -60,10 +60,14 @@ class Generations:
     async def run(self, request: ChatCompletionRequest) -> AsyncGenerator[Event, None]:
         """The backend's events inside a generation slot, measured. Close it to cancel."""
         span = self._span()
+        events = self._run(request, span)
         try:
-            async for event in self._run(request, span):
+            async for event in events:
                 yield event
         finally:
+            # Closed here and now, not when collected: its slot is released by closing it.
+            with anyio.CancelScope(shield=True):
+                await events.aclose()
             span.end()
 
     def _span(self) -> Span:
