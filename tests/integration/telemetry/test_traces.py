@@ -27,8 +27,21 @@ async def _read(
         return await collect(client, path, headers, **kw)
 
 
-def _trace(receiver: Receiver, generation_id: str, *until: str) -> list[Span]:
-    """The spans of the generation's trace, once every span named in `until` has arrived."""
+# Each process exports on its own schedule: the worker's span can arrive before the api's last.
+EVERY_SPAN = (
+    CREATE_ROUTE,
+    "generation.create",
+    "generation.run",
+    "generation.inference",
+    "generation.finish",
+    "outbox.publish usage_event",
+    "worker.apply usage_event",
+)
+
+
+def _trace(receiver: Receiver, generation_id: str, *until: str, runs: int = 1) -> list[Span]:
+    """The spans of the generation's trace, once every span named in `until` has arrived (and
+    `runs` generation.run spans)."""
 
     def complete(spans: list[Span]) -> list[Span]:
         created = [
@@ -41,7 +54,8 @@ def _trace(receiver: Receiver, generation_id: str, *until: str) -> list[Span]:
             return []
         trace = [s for s in spans if s.trace_id == created[0].trace_id]
         names = [s.name for s in trace]
-        return trace if all(name in names for name in until) else []
+        complete = all(name in names for name in until) and names.count("generation.run") >= runs
+        return trace if complete else []
 
     trace = receiver.wait_for(complete)
     assert trace, f"no complete trace of {generation_id}: {receiver.spans}"
@@ -68,7 +82,8 @@ async def test_one_generation_is_one_trace_from_the_post_to_the_worker(traced: T
     received = await _read(traced.api, generation_id, headers)
     assert received[-1].data == {"status": "succeeded"}
 
-    spans = _trace(traced.receiver, generation_id, "worker.apply usage_event")
+    inference_spans = ("POST /v1/chat/completions", "inference.generate")
+    spans = _trace(traced.receiver, generation_id, *EVERY_SPAN, *inference_spans)
     assert {s.service for s in spans} == {"minichat-api", "minichat-inference", "minichat-worker"}
     post = _one(spans, CREATE_ROUTE)
     assert (post.kind, post.parent_span_id, post.service) == (SERVER, "", "minichat-api")
@@ -117,7 +132,7 @@ async def test_an_adopted_generation_continues_its_trace_linked_to_the_runner_be
     rest = await _read(traced.api, generation_id, headers, last_event_id=first[-1].id)
     assert rest[-1].data == {"status": "succeeded"}
 
-    spans = _trace(traced.receiver, generation_id, "worker.apply usage_event")
+    spans = _trace(traced.receiver, generation_id, *EVERY_SPAN, runs=2)
     before = _one(spans, "generation.run", **{"minichat.generation.state": "relinquished"})
     after = _one(spans, "generation.run", **{"minichat.generation.state": "succeeded"})
     assert len(_runs(spans)) == 2
@@ -146,7 +161,7 @@ async def test_a_canceled_generation_carries_its_final_state(traced: Traced) -> 
                     f"/api/generations/{generation_id}/cancel", headers=headers
                 )
                 assert canceled.json()["status"] == "canceled"
-    spans = _trace(traced.receiver, generation_id, "worker.apply usage_event")
+    spans = _trace(traced.receiver, generation_id, *EVERY_SPAN)
     run = _one(spans, "generation.run")
     assert run.attributes["minichat.generation.state"] == "canceled"
     assert 0 < run.attributes["minichat.generation.completion_tokens"] < TOKENS
@@ -164,7 +179,7 @@ async def test_a_failed_generation_carries_its_state_and_error_and_logs_name_it(
         generation_id = start_generation(unreachable, headers)
         received = await _read(unreachable, generation_id, headers)
         assert received[-1].data == {"status": "failed"}
-        spans = _trace(traced.receiver, generation_id, "worker.apply usage_event")
+        spans = _trace(traced.receiver, generation_id, *EVERY_SPAN)
         log = unreachable.output()
     run = _one(spans, "generation.run")
     assert run.attributes["minichat.generation.state"] == "failed"
