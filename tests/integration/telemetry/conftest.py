@@ -87,6 +87,7 @@ def traced(
             "RUNNER_HEARTBEAT_TTL_MS": "1500",
             "REAPER_INTERVAL_MS": "200",
             "RELAY_POLL_INTERVAL_MS": "50",
+            "CHECKPOINT_EVERY_TOKENS": "8",
         }
         worker_port = free_port()
         worker_env = {**env, "WORKER_CONCURRENCY": "2", "WORKER_METRICS_PORT": str(worker_port)}

@@ -117,6 +117,17 @@ async def test_one_generation_is_one_trace_from_the_post_to_the_worker(traced: T
     assert generate.attributes["gen_ai.usage.output_tokens"] == TOKENS
     assert applied.attributes["minichat.worker.outcome"] == "applied"
     assert applied.attributes["minichat.generation.state"] == "succeeded"
+    # Its checkpoints: events on the run, and rounds (many generations each) linked to it.
+    assert "checkpoint" in run.events
+    rounds = traced.receiver.wait_for(
+        lambda spans: [
+            s
+            for s in spans
+            if s.name == "generation.checkpoint"
+            and any(link.span_id == run.span_id for link in s.links)
+        ]
+    )
+    assert rounds and all(s.service == "minichat-api" for s in rounds)
 
 
 async def test_an_adopted_generation_continues_its_trace_linked_to_the_runner_before(

@@ -10,12 +10,15 @@ plane), `generation.finish` (the usage event carries its context to the relay an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Protocol
 
-from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanKind, Status, StatusCode
 
 from minichat import tracing
 from minichat.statuses import GenerationStatus
+from minichat_api.generation.progress import Progress
 
 TRACER = tracing.tracer("minichat.generation")
 GENERATION_ID = "minichat.generation.id"
@@ -76,6 +79,31 @@ def ended(
 def first_token(span: Span, ttft_ms: float) -> None:
     if span.is_recording():
         span.add_event("first_token", {"minichat.generation.ttft_ms": ttft_ms})
+
+
+class _Running(Protocol):
+    @property
+    def generation_id(self) -> uuid.UUID: ...
+    @property
+    def span(self) -> Span: ...
+
+
+@contextmanager
+def checkpoint(jobs: Sequence[_Running], progress: Mapping[uuid.UUID, Progress]) -> Iterator[None]:
+    """One span for a round that saves many generations in one statement, linked to each
+    one's run, and on each run an event with the tokens saved."""
+    if not tracing.enabled():
+        yield
+        return
+    for job in jobs:
+        if job.span.is_recording():
+            saved = progress[job.generation_id].completion_tokens
+            job.span.add_event("checkpoint", {"minichat.generation.completion_tokens": saved})
+    links = [Link(job.span.get_span_context()) for job in jobs if job.span.is_recording()]
+    with TRACER.start_as_current_span(
+        "generation.checkpoint", links=links, attributes={"minichat.generations": len(jobs)}
+    ):
+        yield
 
 
 def inference_call(model: str, max_tokens: int) -> Span:
