@@ -72,7 +72,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=python-build /opt/minichat /opt/minichat
 COPY --from=python-build --chown=10001:10001 /opt/models /opt/models
-ENV PATH=/opt/minichat/bin:$PATH MODEL_CACHE_DIR=/opt/models
+# Logs as JSON lines with trace, span and generation ids, for a log pipeline to index.
+ENV PATH=/opt/minichat/bin:$PATH MODEL_CACHE_DIR=/opt/models LOG_FORMAT=json
 USER 10001
 # No HEALTHCHECK: the image runs every component, each on its own port or none; the probes are
 # the operator's (/healthz, /readyz on each component's port).

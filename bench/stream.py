@@ -9,6 +9,8 @@ process sustains with delta lag p99 <= 50 ms, and delta events per second per ap
     .venv/bin/python bench/stream.py [--levels 1,50,200] [--capacity 25,50,100,250,500,1000,2000]
         [--tokens 64] [--interval-ms 20]  # the scripted model's answers
         [--profile /tmp/api.txt]   # py-spy's collapsed stacks of the api at each capacity level
+        [--tracing off|on|cost]    # on: the processes export spans to an OTLP receiver here;
+                                   # cost: only what tracing adds to TTFT and api CPU
 
 The client is aiohttp, lighter than the api it measures; the table shows each process's CPU,
 since on a small machine they all share it.
@@ -38,6 +40,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import POSTGRES_ADMIN_URL, REDIS_URL, ScratchDatabases
+from tests.otlp import otlp_receiver
 from tests.processes import Service, serve
 
 
@@ -126,7 +129,9 @@ async def api_stream(api: Api, chat_id: str) -> StreamResult:
     try:
         result = await asyncio.wait_for(_follow(api, generation_id, start), STREAM_TIMEOUT)
     except TimeoutError as exc:
-        raise RuntimeError(f"generation {generation_id}: no done after {STREAM_TIMEOUT} s") from exc
+        raise RuntimeError(
+            f"generation {generation_id} of {api.base}: no done after {STREAM_TIMEOUT} s"
+        ) from exc
     result.create_ms = create_ms
     return result
 
@@ -393,6 +398,116 @@ def stop_profile(recorder: subprocess.Popen[bytes] | None) -> None:
         recorder.wait(timeout=30)
 
 
+COST_SAMPLES = 200
+COST_BATCHES = 10
+COST_CONCURRENCY = 20
+
+
+@dataclass
+class Traced:
+    api: Api
+    service: Service
+    ttfts: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    generations: int = 0
+
+
+async def print_tracing_cost(client: aiohttp.ClientSession, off: Service, on: Service) -> None:
+    """TTFT and api CPU per generation with tracing off and on, measured in alternation so
+    that the machine's other load weighs on both alike."""
+    sides = [Traced(await _account(client, service), service) for service in (off, on)]
+    for side in sides:  # warm up: connections, statement caches, the model name
+        for chat in await prepare_chats(side.api, 5):
+            await api_stream(side.api, chat)
+    for _ in range(COST_SAMPLES):
+        for side in sides:
+            (chat,) = await prepare_chats(side.api, 1)
+            side.ttfts.append((await api_stream(side.api, chat)).ttft_ms)
+    for _ in range(COST_BATCHES):
+        for side in sides:
+            chats = await prepare_chats(side.api, COST_CONCURRENCY)
+            before = cpu_seconds(side.service.process.pid)
+            await asyncio.gather(*(api_stream(side.api, chat) for chat in chats))
+            side.cpu_s += cpu_seconds(side.service.process.pid) - before
+            side.generations += len(chats)
+    print(
+        f"tracing cost ({PACE.tokens} tokens {PACE.interval_ms:g} ms apart): TTFT of"
+        f" {COST_SAMPLES} generations one at a time; api CPU (POST + stream + end) over"
+        f" {COST_BATCHES * COST_CONCURRENCY} generations, {COST_CONCURRENCY} at a time"
+    )
+    print(row("tracing", "ttft p50", "ttft p99", "cpu ms/gen"))
+    for name, side in zip(("off", "on"), sides, strict=True):
+        cpu_ms = 1000 * side.cpu_s / side.generations
+        print(row(name, percentile(side.ttfts, 50), percentile(side.ttfts, 99), cpu_ms))
+    off_side, on_side = sides
+    off_cpu, on_cpu = (1000 * s.cpu_s / s.generations for s in sides)
+    added_p50 = percentile(on_side.ttfts, 50) - percentile(off_side.ttfts, 50)
+    print(
+        f"tracing adds {added_p50:.2f} ms to TTFT p50 (target <= 0.5) and"
+        f" {on_cpu - off_cpu:.2f} ms of api CPU per generation,"
+        f" {100 * (on_cpu - off_cpu) / off_cpu:.1f} % (target <= 10 %)"
+    )
+
+
+async def _account(client: aiohttp.ClientSession, service: Service) -> Api:
+    async with client.post(
+        f"{service.url}/api/auth/register",
+        json={"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "benchmark-pass"},
+    ) as response:
+        registered = await response.json()
+    return Api(client, service.url, {"Authorization": f"Bearer {registered['access_token']}"})
+
+
+async def run_tracing_cost(off: Service, on: Service) -> None:
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        await print_tracing_cost(client, off, on)
+
+
+def start_pair(
+    stack: ExitStack, database_url: str, logs: Path, otel: dict[str, str]
+) -> tuple[Service, Service]:
+    """An inference and an api process on the scripted model: (api, inference)."""
+    inference = stack.enter_context(
+        serve(
+            ["inference"],
+            {
+                **otel,
+                "INFERENCE_BACKEND": "scripted",
+                "INFERENCE_SCRIPTED_TOKENS": str(PACE.tokens),
+                "INFERENCE_SCRIPTED_INTERVAL_MS": str(PACE.interval_ms),
+                "INFERENCE_MAX_CONCURRENCY": "10000",
+                "INFERENCE_MAX_QUEUE": "10000",
+                "LOG_LEVEL": "WARNING",
+            },
+            logs,
+        )
+    )
+    return stack.enter_context(
+        serve(
+            ["api"],
+            {
+                **otel,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": REDIS_URL,
+                "REDIS_KEY_PREFIX": f"minichat-bench-{uuid.uuid4().hex[:8]}:",
+                "INFERENCE_URL": inference.url,
+                "JWT_SECRET": "bench-" + "x" * 60,
+                "GENERATION_CONCURRENCY": "10000",
+                # One bench user holds every stream: fair use would stop it at 3.
+                "LIMIT_CONCURRENT_ANSWERS": "100000",
+                "LIMIT_MESSAGES_PER_MINUTE": "10000000",
+                "STREAM_MAX_PER_USER": "100000",
+                # Events are another benchmark's subject (bench/events.py).
+                "RELAY_IN_API": "false",
+                "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),
+            },
+            logs,
+        )
+    ), inference
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--levels", default="1,50,200", help="'' skips the TTFT table")
@@ -406,6 +521,12 @@ def main() -> None:
     parser.add_argument(
         "--interval-ms", type=float, default=PACE.interval_ms, help="the model's token pace"
     )
+    parser.add_argument(
+        "--tracing",
+        choices=("off", "on", "cost"),
+        default="off",
+        help="on: export spans (to a receiver in this process); cost: tracing off vs. on",
+    )
     args = parser.parse_args()
     PACE.tokens, PACE.interval_ms = args.tokens, args.interval_ms
     logs = Path(mkdtemp(prefix="minichat-bench-"))
@@ -413,40 +534,17 @@ def main() -> None:
         databases = ScratchDatabases(POSTGRES_ADMIN_URL, prefix="minichat_bench")
         stack.callback(databases.drop_all)
         database_url = databases.create("stream")
-        inference = stack.enter_context(
-            serve(
-                ["inference"],
-                {
-                    "INFERENCE_BACKEND": "scripted",
-                    "INFERENCE_SCRIPTED_TOKENS": str(PACE.tokens),
-                    "INFERENCE_SCRIPTED_INTERVAL_MS": str(PACE.interval_ms),
-                    "INFERENCE_MAX_CONCURRENCY": "10000",
-                    "INFERENCE_MAX_QUEUE": "10000",
-                    "LOG_LEVEL": "WARNING",
-                },
-                logs,
-            )
-        )
-        api = stack.enter_context(
-            serve(
-                ["api"],
-                {
-                    "DATABASE_URL": database_url,
-                    "REDIS_URL": REDIS_URL,
-                    "REDIS_KEY_PREFIX": f"minichat-bench-{uuid.uuid4().hex[:8]}:",
-                    "INFERENCE_URL": inference.url,
-                    "JWT_SECRET": "bench-" + "x" * 60,
-                    "GENERATION_CONCURRENCY": "10000",
-                    # One bench user holds every stream: fair use would stop it at 3.
-                    "LIMIT_CONCURRENT_ANSWERS": "100000",
-                    "LIMIT_MESSAGES_PER_MINUTE": "10000000",
-                    "STREAM_MAX_PER_USER": "100000",
-                    # Events are another benchmark's subject (bench/events.py).
-                    "RELAY_IN_API": "false",
-                    "LOG_LEVEL": os.environ.get("BENCH_API_LOG_LEVEL", "WARNING"),
-                },
-                logs,
-            )
+        receiver = stack.enter_context(otlp_receiver())
+        traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        if args.tracing == "cost":
+            # A database each: apis sharing one would adopt each other's generations.
+            off, _ = start_pair(stack, database_url, logs, {})
+            on, _ = start_pair(stack, databases.create("stream_traced"), logs, traced)
+            asyncio.run(run_tracing_cost(off, on))
+            print(f"(the receiver got {len(receiver.spans)} spans; process logs in {logs})")
+            return
+        api, inference = start_pair(
+            stack, database_url, logs, traced if args.tracing == "on" else {}
         )
         asyncio.run(
             run(

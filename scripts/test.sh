@@ -46,6 +46,8 @@ fi
 if [ "$fast" = false ] && { command -v go >/dev/null || [ "${CI:-}" = true ]; }; then
     echo "==> control plane binaries (scripts/kube.sh build)"
     scripts/kube.sh build >/dev/null
+    echo "==> promtool (scripts/promtool.sh build)"
+    scripts/promtool.sh build >/dev/null
 fi
 echo "==> pytest"
 status=0

@@ -3,6 +3,7 @@ Kubernetes schemas accept, values refused with the field named, and its copies k
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,20 @@ def test_the_instance_scenarios_render_a_minichat_the_crd_accepts() -> None:
     for instance in instances:
         assert instance["metadata"]["namespace"] == "chat"
         assert isinstance(instance["spec"], dict)
+
+
+def test_monitoring_installs_the_dashboard_and_the_alerts_as_the_files_hold_them() -> None:
+    objects = {obj["kind"]: obj for obj in rendered(CHART / "ci" / "monitoring-values.yaml")}
+    dashboard = objects["ConfigMap"]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["minichat.json"]) == json.loads(
+        (CHART / "files" / "dashboard.json").read_text()
+    )
+    rule = objects["PrometheusRule"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    default = {obj["kind"] for obj in rendered(CHART / "ci" / "default-values.yaml")}
+    assert not default & {"ConfigMap", "PrometheusRule"}
 
 
 def test_a_bad_value_is_refused_with_the_field_named() -> None:

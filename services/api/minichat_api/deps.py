@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from minichat import tracing
 from minichat.db.models import User
 from minichat.errors import Unauthenticated
 from minichat_api.state import AppState
@@ -80,7 +81,8 @@ async def request_context(request: Request, client: ClientAddress) -> RequestCon
     return RequestContext(
         client=client,
         user_agent=request.headers.get("user-agent"),
-        traceparent=request.headers.get("traceparent"),
+        # This request's span when tracing, so its events join its trace; else the caller's.
+        traceparent=tracing.traceparent() or request.headers.get("traceparent"),
     )
 
 

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from minichat import __version__
 from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
+from minichat_api.instrumentation import request_spans
 from minichat_api.middleware import BodySizeLimit, HeaderSizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
@@ -46,6 +47,7 @@ def create_app(
             await state.close()
 
     app = FastAPI(
+        telemetry=request_spans(),
         title="MiniChat API",
         version=__version__,
         openapi_url=OPENAPI_URL,

@@ -7,6 +7,7 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minichat import tracing
 from minichat_api.docs import DOCS_ASSETS, OPENAPI_URL
 from minichat_api.errors import error_response
 from minichat_api.metrics import REQUEST_LATENCY
@@ -111,7 +112,7 @@ class RequestMetrics:
                     method=scope["method"],
                     route=route_label(scope),
                     status=str(message["status"]),
-                ).observe(time.perf_counter() - started)
+                ).observe(time.perf_counter() - started, tracing.exemplar())
             await send(message)
 
         await self.app(scope, receive, timed_send)

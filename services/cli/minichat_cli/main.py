@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -10,9 +11,18 @@ from minichat import __version__
 from minichat.errors import ConfigError
 from minichat.logs import configure_logging
 from minichat.settings import CommonSettings
+from minichat.tracing import configure_tracing
 from minichat_cli.commands import api, inference, migrate, model, operator, relay, up, worker
 
 COMMANDS = (up, api, inference, migrate, model, worker, relay, operator)
+# The service each long-running command is, in logs and traces (OTEL_SERVICE_NAME wins).
+SERVICES = {
+    "up": "minichat",
+    "api": "minichat-api",
+    "inference": "minichat-inference",
+    "worker": "minichat-worker",
+    "relay": "minichat-relay",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        configure_logging(CommonSettings.load().log_level)
+        common = CommonSettings.load()
+        service = SERVICES.get(args.command, f"minichat-{args.command}")
+        configure_logging(
+            common.log_level, common.log_format, os.environ.get("OTEL_SERVICE_NAME") or service
+        )
+        if args.command in SERVICES:
+            configure_tracing(service)
         result: int = args.handler(args)
     except ConfigError as exc:
         print(f"minichat {args.command}: configuration error: {exc.message}", file=sys.stderr)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from collections.abc import Coroutine
+from types import FrameType
 from typing import Any, TypeVar
 
+from minichat import tracing
 from minichat.settings import CommonSettings
 
 T = TypeVar("T")
@@ -24,11 +27,18 @@ def add_server_arguments(parser: argparse.ArgumentParser, default_port: int) -> 
 def serve(app: Any, args: argparse.Namespace, settings: CommonSettings) -> int:
     import uvicorn
 
+    if tracing.enabled():
+        # uvicorn ends a graceful stop by raising SIGTERM again, which kills the process
+        # before exit handlers run: the last spans (the runs it relinquished) would be lost.
+        signal.signal(signal.SIGTERM, _export_then_die)
+
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        # JSON lines: uvicorn's records go through the root logger's formatter, not its own.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         proxy_headers=True,
         # Longer than the usual load-balancer idle timeout (60 s), so the proxy, not uvicorn,
         # closes idle connections: no request is sent on a socket being closed.
@@ -36,6 +46,12 @@ def serve(app: Any, args: argparse.Namespace, settings: CommonSettings) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _export_then_die(signum: int, _frame: FrameType | None) -> None:
+    tracing.shutdown()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 def run_event_loop(main: Coroutine[Any, Any, T]) -> T:

@@ -65,6 +65,8 @@ class CommonSettings(BaseSettings):
 
     environment: Literal["local", "production", "test"] = "production"
     log_level: str = "INFO"
+    # `json` (the images' default): one JSON object per line, with trace and generation ids.
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def load(cls, **values: Any) -> Self:

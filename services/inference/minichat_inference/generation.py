@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
+from opentelemetry.trace import INVALID_SPAN, Span
 
+from minichat import tracing
 from minichat.contracts.inference import (
     AssistantMessage,
     ChatCompletion,
@@ -29,6 +31,7 @@ from minichat_inference.errors import error_body, status_and_type
 from minichat_inference.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+TRACER = tracing.tracer("minichat.inference")
 
 
 class Generations:
@@ -56,9 +59,35 @@ class Generations:
 
     async def run(self, request: ChatCompletionRequest) -> AsyncGenerator[Event, None]:
         """The backend's events inside a generation slot, measured. Close it to cancel."""
+        span = self._span()
+        events = self._run(request, span)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            # Closed here and now, not when collected: its slot is released by closing it.
+            with anyio.CancelScope(shield=True):
+                await events.aclose()
+            span.end()
+
+    def _span(self) -> Span:
+        # Not made current: a generator's context cannot be attached across its yields.
+        if not tracing.enabled():
+            return INVALID_SPAN
+        return TRACER.start_span(
+            "inference.generate",
+            attributes={
+                "gen_ai.request.model": self.backend.model_id,
+                "minichat.inference.backend": self.backend.name,
+            },
+        )
+
+    async def _run(self, request: ChatCompletionRequest, span: Span) -> AsyncGenerator[Event, None]:
         outcome = "cancelled"
+        queued_at = time.perf_counter()
         async with self.admission.slot():
             started = time.perf_counter()
+            span.set_attribute("minichat.inference.queue_wait_ms", (started - queued_at) * 1000)
             first_at: float | None = None
             # Resolved once: this counter moves on every token.
             generated = self.metrics.generated_tokens.labels(self.backend.name)
@@ -70,12 +99,19 @@ class Generations:
                         if first_at is None and event.text:
                             first_at = time.perf_counter()
                             self.metrics.time_to_first_token.labels(self.backend.name).observe(
-                                first_at - started
+                                first_at - started, tracing.exemplar()
                             )
+                            span.add_event("first_token")
                         generated.inc(event.tokens)
                     else:
                         outcome = event.reason
                         self._record_finish(event, first_at)
+                        span.set_attributes(
+                            {
+                                "gen_ai.usage.input_tokens": event.prompt_tokens,
+                                "gen_ai.usage.output_tokens": event.completion_tokens,
+                            }
+                        )
                     yield event
             except Exception:
                 outcome = "error"
@@ -84,6 +120,7 @@ class Generations:
                 with anyio.CancelScope(shield=True):
                     await events.aclose()
                 self.metrics.finished(outcome)
+                span.set_attribute("minichat.inference.outcome", outcome)
 
     def _record_finish(self, finish: Finish, first_at: float | None) -> None:
         self.metrics.prompt_tokens.labels(self.backend.name).inc(finish.prompt_tokens)

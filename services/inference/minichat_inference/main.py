@@ -13,6 +13,7 @@ from minichat import __version__
 from minichat_inference import routes
 from minichat_inference.backends import Backend
 from minichat_inference.errors import install_error_handlers
+from minichat_inference.instrumentation import request_spans
 from minichat_inference.middleware import RequestMetrics
 from minichat_inference.settings import InferenceSettings
 from minichat_inference.state import InferenceState
@@ -43,7 +44,12 @@ def create_app(
         if backend is None:
             await state.backend.close()
 
-    app = FastAPI(title="MiniChat inference", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        telemetry=request_spans(),
+        title="MiniChat inference",
+        version=__version__,
+        lifespan=lifespan,
+    )
     app.state.inference = state
     install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=state.metrics)

@@ -73,5 +73,16 @@ class Metrics:
         )
         self.ready = Gauge(_PREFIX + "ready", "1 when the model is loaded and serving", registry=r)
 
+        # Every series from the start at 0: a dashboard or a rate sees it before its first use.
+        for per_backend in (
+            self.time_to_first_token,
+            self.tokens_per_second,
+            self.generated_tokens,
+            self.prompt_tokens,
+        ):
+            per_backend.labels(backend)
+        for outcome in ("stop", "length", "cancelled", "error"):
+            self.generations.labels(backend, outcome)
+
     def finished(self, outcome: str) -> None:
         self.generations.labels(self.backend, outcome).inc()

@@ -6,6 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minichat import tracing
 from minichat_inference.metrics import Metrics
 
 # Labels stay bounded: any other path (scanners, typos) is counted as "other".
@@ -37,5 +38,5 @@ class RequestMetrics:
             await self.app(scope, receive, measured_send)
         finally:
             self.metrics.request_duration.labels(route, str(status)).observe(
-                time.perf_counter() - started
+                time.perf_counter() - started, tracing.exemplar()
             )

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
@@ -52,9 +52,11 @@ async def readyz(state: StateDep) -> JSONResponse:
 
 @router.get("/metrics")
 @router.head("/metrics", include_in_schema=False)
-async def metrics(state: StateDep) -> Response:
+async def metrics(request: Request, state: StateDep) -> Response:
     state.metrics.ready.set(1 if state.backend.ready else 0)
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # OpenMetrics to a scraper that asks for it: the only format that carries exemplars.
+    encode, media_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(state.metrics.registry), media_type=media_type)
 
 
 @router.get("/v1/models")

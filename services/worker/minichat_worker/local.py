@@ -21,7 +21,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from minichat.contracts.events import AuditEvent, UsageEvent
 from minichat_worker import outcomes
 from minichat_worker.aggregates import EventStore
-from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
+from minichat_worker.metrics import (
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    EVENTS_PROCESSED,
+    EVENTS_RETRIED,
+)
 from minichat_worker.pruning import ProcessedEventPruner
 from minichat_worker.settings import WorkerSettings
 
@@ -86,6 +91,7 @@ def _apply(
         fresh = apply_batch(events)
     except (OperationalError, InterfaceError):
         EVENTS_FAILED.labels(event_type, "database").inc(len(events))
+        EVENTS_RETRIED.labels(event_type).inc(len(events))
         raise
     except DBAPIError:
         logger.warning(
@@ -96,6 +102,7 @@ def _apply(
                 applied = apply_one(event)
             except (OperationalError, InterfaceError):
                 EVENTS_FAILED.labels(event_type, "database").inc()
+                EVENTS_RETRIED.labels(event_type).inc()
                 raise
             except DBAPIError as exc:
                 _skip(event_type, str(event.event_id), outcomes.refused(exc))
@@ -108,7 +115,9 @@ def _apply(
 
 def _skip(event_type: str, event_id: str | None, reason: str) -> None:
     # Unknown types are counted under one label: a label per made-up name would grow forever.
-    EVENTS_FAILED.labels(event_type if event_type in _CONTRACTS else "unknown", "invalid").inc()
+    counted = event_type if event_type in _CONTRACTS else "unknown"
+    EVENTS_FAILED.labels(counted, "invalid").inc()
+    EVENTS_DEAD_LETTERED.labels(counted).inc()
     logger.error("skipping %s %s: %s", event_type, event_id or "(no event id)", reason)
 
 

@@ -8,7 +8,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from minichat_worker.metrics import EVENTS_FAILED, EVENTS_PROCESSED
+from minichat_worker.metrics import (
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    EVENTS_PROCESSED,
+    EVENTS_RETRIED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +37,13 @@ def processed(event_type: str, *, applied: bool) -> None:
 
 def dead_lettered(event_type: str, task_id: str, reason: str) -> None:
     EVENTS_FAILED.labels(event_type, "invalid").inc()
+    EVENTS_DEAD_LETTERED.labels(event_type).inc()
     logger.error("dead-lettering %s %s: %s", event_type, task_id, reason)
 
 
 def database_unavailable(event_type: str, task_id: str, exc: Exception, *, retries: int) -> None:
     EVENTS_FAILED.labels(event_type, "database").inc()
+    EVENTS_RETRIED.labels(event_type).inc()
     cause = exc.orig if isinstance(exc, DBAPIError) else exc
     logger.warning(
         "%s %s: database unavailable (%s); retry %d",

@@ -22,7 +22,7 @@ from celery.worker.strategy import default as default_strategy
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from minichat_worker import outcomes
+from minichat_worker import outcomes, spans
 from minichat_worker.batching import E, EventBatcher, Outcome
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,10 @@ class BatchedStrategy(Generic[E]):
                 reject(logger, errors, requeue=False)
                 return None
 
+            span = spans.start_apply(event, message.headers)
+
             def done(outcome: Outcome) -> None:
+                spans.end_apply(span, *_described(outcome))
                 try:
                     settled = self._settle(task, task_id, payload, outcome)
                 except Exception:
@@ -124,3 +127,11 @@ class BatchedStrategy(Generic[E]):
         logger.error("%s %s failed", self.event_type, task_id, exc_info=outcome)
         outcomes.dead_lettered(self.event_type, task_id, f"{type(outcome).__name__}: {outcome}")
         return False
+
+
+def _described(outcome: Outcome) -> tuple[str, BaseException | None]:
+    if isinstance(outcome, bool):
+        return ("applied" if outcome else "duplicate"), None
+    if isinstance(outcome, outcomes.UNAVAILABLE):
+        return "retried", outcome
+    return "dead_lettered", outcome

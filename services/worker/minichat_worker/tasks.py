@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from minichat.contracts.events import AUDIT_EVENT_TASK, USAGE_EVENT_TASK, AuditEvent, UsageEvent
-from minichat_worker import outcomes
+from minichat_worker import outcomes, spans
 from minichat_worker.aggregates import EventStore
 from minichat_worker.batching import EventBatcher
 from minichat_worker.strategy import BatchedStrategy
@@ -38,9 +38,11 @@ def handle(
         event = model.model_validate(payload)
     except ValidationError as exc:
         _dead_letter(task, event_type, outcomes.invalid(exc))
+    span = spans.start_apply(event)  # a retry: its parent is the event's own trace context
     try:
         applied = apply(event)
     except outcomes.UNAVAILABLE as exc:
+        spans.end_apply(span, "retried", exc)
         retries = task.request.retries
         outcomes.database_unavailable(event_type, task.request.id, exc, retries=retries)
         raise task.retry(
@@ -49,7 +51,9 @@ def handle(
             max_retries=outcomes.MAX_DATABASE_RETRIES,
         ) from exc
     except DBAPIError as exc:
+        spans.end_apply(span, "dead_lettered", exc)
         _dead_letter(task, event_type, outcomes.refused(exc))
+    spans.end_apply(span, "applied" if applied else "duplicate")
     outcomes.processed(event_type, applied=applied)
     return "applied" if applied else "duplicate"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.trace import INVALID_SPAN, Span
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ class Job:
     taken: int = 0
     # Called with the count of takes so far, at each take: the moment a save begins.
     on_take: Callable[[int], None] | None = None
+    span: Span = INVALID_SPAN
 
     def take_progress(self) -> Progress:
         self.taken += 1

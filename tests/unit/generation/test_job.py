@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +58,7 @@ class ScriptedUpstream:
         model: str,
         max_tokens: int,
         continue_final_message: bool = False,
+        headers: Mapping[str, str] | None = None,  # noqa: ARG002 (trace context, unread here)
     ) -> AsyncIterator[Chunk]:
         assert model == "test-model"
         self.requests.append(Request(list(messages), max_tokens, continue_final_message))

@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Protocol
 
+from opentelemetry.trace import Span
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from minichat_api.generation import store
+from minichat_api.generation import spans, store
 from minichat_api.generation.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class Checkpointed(Protocol):
     """A running generation, as the checkpointer sees it."""
 
     generation_id: uuid.UUID
+    # Its runner's span (spans.start_run), which each checkpoint of it is told to.
+    span: Span
 
     def take_progress(self) -> Progress:
         """What it has streamed; its count of unsaved tokens starts again from here."""
@@ -105,10 +108,11 @@ class Checkpointer:
     async def _save(self, jobs: list[Checkpointed]) -> None:
         """Save `jobs`' text; those no longer this runner's to write stop writing."""
         progress = {job.generation_id: job.take_progress() for job in jobs}
-        async with self._sessions() as session:
-            held = await store.save_checkpoints(session, self._runner_id, progress)
-            canceled = await store.cancels_requested(session, list(held))
-            await session.commit()
+        with spans.checkpoint(jobs, progress):
+            async with self._sessions() as session:
+                held = await store.save_checkpoints(session, self._runner_id, progress)
+                canceled = await store.cancels_requested(session, list(held))
+                await session.commit()
         for job in jobs:
             if job.generation_id not in held:
                 job.lost()

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api import metrics
-from minichat_api.generation import store
+from minichat_api.generation import spans, store
 from minichat_api.streams import GenerationStreams
 from minichat_api.streams.closing import Ending
 from minichat_api.usecases.audit import RequestContext
@@ -31,6 +31,37 @@ async def record_end(
 ) -> bool:
     """A runner's end of a generation: the final state and all that goes with it, committed,
     then the closing stream events. False if another process had already decided the end."""
+    attributes = {spans.STATE: status.value}
+    with spans.TRACER.start_as_current_span("generation.finish", attributes=attributes):
+        return await _record_end(
+            sessions,
+            streams,
+            generation_id,
+            status,
+            runner_id=runner_id,
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=ttft_ms,
+            error=error,
+            finish_reason=finish_reason,
+        )
+
+
+async def _record_end(
+    sessions: async_sessionmaker[AsyncSession],
+    streams: GenerationStreams,
+    generation_id: uuid.UUID,
+    status: GenerationStatus,
+    *,
+    runner_id: str,
+    text: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    ttft_ms: float | None,
+    error: tuple[str, str] | None,
+    finish_reason: FinishReason | None,
+) -> bool:
     async with sessions() as session:
         finished = await store.finish(
             session,

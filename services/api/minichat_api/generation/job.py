@@ -10,11 +10,15 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from minichat import tracing
 from minichat.statuses import FinishReason, GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import resolve
+from minichat_api.generation import spans
 from minichat_api.generation.checkpoints import Checkpointer
 from minichat_api.generation.delta_writer import DeltaWriter
 from minichat_api.generation.endings import record_end
@@ -60,6 +64,8 @@ class GenerationJob:
     claimed: asyncio.Task[bool] | None = None
     # Resolved as the model is sent its request, for a creator waiting to write the generation.
     asked: asyncio.Future[None] | None = None
+    # This runner's span for the generation (the runner ends it); its outcome goes on it.
+    span: Span = INVALID_SPAN
     _stop: StopReason | None = None
     _upstream_task: asyncio.Task[Usage | None] | None = None
     _writer: DeltaWriter | None = None
@@ -124,11 +130,13 @@ class GenerationJob:
             await asyncio.wait({self._upstream_task})
         except asyncio.CancelledError:
             self.stop(StopReason.RELINQUISHED)
+            spans.ended(self.span, StopReason.RELINQUISHED.value, completion_tokens=self._tokens)
             raise
         if self.asked is not None:
             resolve(self.asked)  # stopped before asking: the creator must not wait
         status, error = self._outcome()
         if self._stop is StopReason.RELINQUISHED or not await self._claim_held():
+            spans.ended(self.span, StopReason.RELINQUISHED.value, completion_tokens=self._tokens)
             return
         try:
             await writer.drain()
@@ -182,12 +190,24 @@ class GenerationJob:
                 waited += pause
 
     async def _consume_once(self, writer: DeltaWriter, started: float) -> Usage | None:
+        max_tokens = max(1, self.config.max_tokens - self._tokens)
+        if not tracing.enabled():
+            return await self._stream(writer, started, max_tokens, None)
+        with trace.use_span(spans.inference_call(self.config.model, max_tokens), end_on_exit=True):
+            headers: dict[str, str] = {}
+            tracing.inject(headers)
+            return await self._stream(writer, started, max_tokens, headers)
+
+    async def _stream(
+        self, writer: DeltaWriter, started: float, max_tokens: int, headers: dict[str, str] | None
+    ) -> Usage | None:
         usage: Usage | None = None
         chunks = self.upstream.stream_chat(
             self._sent_prompt(),
             model=self.config.model,
-            max_tokens=max(1, self.config.max_tokens - self._tokens),
+            max_tokens=max_tokens,
             continue_final_message=bool(self.resume.text),
+            headers=headers,
         )
         if self.asked is not None:
             # The waiter runs only once this task pauses, after the request below is written.
@@ -201,7 +221,8 @@ class GenerationJob:
                     return None
                 if self._ttft_ms is None:
                     self._ttft_ms = (time.monotonic() - started) * 1000
-                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000)
+                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000, tracing.exemplar())
+                    spans.first_token(self.span, self._ttft_ms)
                 writer.push(chunk.text)
                 self._tokens += 1
                 metrics.TOKENS_STREAMED.inc()
@@ -248,6 +269,14 @@ class GenerationJob:
         completion_tokens = (
             usage.completion_tokens if usage and not self.resume.text else self._tokens
         )
+        spans.ended(
+            self.span,
+            status,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            ttft_ms=self._ttft_ms,
+            error=error,
+        )
         ended = await record_end(
             self.sessions,
             self.streams,
@@ -262,4 +291,4 @@ class GenerationJob:
             finish_reason=self._finish_reason if status == GenerationStatus.SUCCEEDED else None,
         )
         if ended:
-            metrics.GENERATION_DURATION.observe(time.monotonic() - started)
+            metrics.GENERATION_DURATION.observe(time.monotonic() - started, tracing.exemplar())

@@ -8,18 +8,22 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from minichat import logs, tracing
 from minichat.db.models import Generation
 from minichat.statuses import GenerationStatus
 from minichat_api import metrics
 from minichat_api.background import cancel_and_wait, resolve
-from minichat_api.generation import store
+from minichat_api.generation import spans, store
 from minichat_api.generation.checkpoints import Checkpointer
 from minichat_api.generation.endings import record_end
 from minichat_api.generation.job import GenerationJob, JobConfig, StopReason
@@ -48,6 +52,8 @@ class FreshStart:
     )
     # The answer it continues (Continue on an answer the token limit cut), if any.
     resume: Progress = field(default_factory=Progress)
+    # The runner's span for it (`spans.start_run`), already stored with the generation.
+    span: Span = INVALID_SPAN
 
 
 def new_runner_id() -> str:
@@ -105,12 +111,15 @@ class GenerationRunner:
         *,
         adopted: bool = False,
         fresh: FreshStart | None = None,
+        span: Span = INVALID_SPAN,
     ) -> asyncio.Task[None] | None:
         """Run a generation. `fresh`: what its creator already knows, so the model can start
-        before the database has recorded that it did."""
+        before the database has recorded that it did. `span`: this run's, which it ends."""
+        span = fresh.span if fresh is not None else span
         if generation_id in self._tasks:
+            span.end()
             return None
-        task = asyncio.create_task(self._run(generation_id, adopted, fresh))
+        task = asyncio.create_task(self._run(generation_id, adopted, fresh, span))
         self._tasks[generation_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(generation_id, None))
         return task
@@ -136,30 +145,52 @@ class GenerationRunner:
         job.stop(reason)
         return True
 
-    async def _run(self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None) -> None:
+    async def _run(
+        self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None, span: Span
+    ) -> None:
+        logs.generation_id.set(str(generation_id))  # this task's log lines name it
         try:
-            if fresh is not None and self._slots.locked():
-                resolve(fresh.asked)  # it waits in `queued`: its creator need not
-            await self._run_in_slot(generation_id, adopted, fresh)
+            with trace.use_span(
+                span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+            ):
+                if fresh is not None and self._slots.locked():
+                    resolve(fresh.asked)  # it waits in `queued`: its creator need not
+                await self._run_in_slot(generation_id, adopted, fresh, span)
         finally:
             if fresh is not None:
                 resolve(fresh.asked)
 
+    async def _acquire_slot(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            metrics.RUNNER_QUEUE_WAIT.observe(0)
+            return
+        waiting_since = time.monotonic()
+        metrics.RUNNER_QUEUE_DEPTH.inc()
+        try:
+            with spans.TRACER.start_as_current_span("generation.queue_wait"):
+                await self._slots.acquire()
+        finally:
+            metrics.RUNNER_QUEUE_DEPTH.dec()
+        metrics.RUNNER_QUEUE_WAIT.observe(time.monotonic() - waiting_since, tracing.exemplar())
+
     async def _run_in_slot(
-        self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None
+        self, generation_id: uuid.UUID, adopted: bool, fresh: FreshStart | None, span: Span
     ) -> None:
-        async with self._slots:
+        await self._acquire_slot()
+        try:
             try:
                 if fresh is not None and not adopted:
                     job: GenerationJob | None = self._job(
-                        generation_id, fresh.user_id, fresh.prompt, fresh.model, fresh.resume
+                        generation_id, fresh.user_id, fresh.prompt, fresh.model, fresh.resume, span
                     )
                     assert job is not None
                     job.claimed = asyncio.create_task(self._claim(generation_id, fresh.saved))
                     job.asked = fresh.asked
                 else:
-                    job = await self._prepare(generation_id, adopted)
+                    job = await self._prepare(generation_id, adopted, span)
                 if job is None:
+                    spans.ended(span, "skipped")
                     return
                 self._jobs[generation_id] = job
                 metrics.GENERATIONS_RUNNING.inc()
@@ -172,8 +203,12 @@ class GenerationRunner:
                 raise
             except Exception:
                 logger.exception("generation %s: runner error", generation_id)
+        finally:
+            self._slots.release()
 
-    async def _prepare(self, generation_id: uuid.UUID, adopted: bool) -> GenerationJob | None:
+    async def _prepare(
+        self, generation_id: uuid.UUID, adopted: bool, span: Span
+    ) -> GenerationJob | None:
         """Claim the generation for streaming and gather what the job needs; None to skip it."""
         async with self._sessions() as session:
             # The common case first: a queued generation of ours starts streaming.
@@ -194,7 +229,7 @@ class GenerationRunner:
         # A continuation starts from the answer it continues, its first checkpoint.
         started = adopted or generation.partial_text
         resume = await self._resume_point(generation) if started else Progress()
-        job = self._job(generation_id, generation.user_id, prompt, generation.model, resume)
+        job = self._job(generation_id, generation.user_id, prompt, generation.model, resume, span)
         if generation.cancel_requested_at is not None:
             job.stop(StopReason.CANCELED)
         return job
@@ -206,6 +241,7 @@ class GenerationRunner:
         prompt: list[ChatTurn],
         model: str,
         resume: Progress,
+        span: Span,
     ) -> GenerationJob:
         return GenerationJob(
             generation_id=generation_id,
@@ -221,6 +257,7 @@ class GenerationRunner:
                 max_tokens=self._settings.generation_max_tokens,
             ),
             resume=resume,
+            span=span,
         )
 
     async def _claim(
@@ -319,10 +356,20 @@ class GenerationRunner:
                 await self._adopt(generation_id, owner)
 
     async def _adopt(self, generation_id: uuid.UUID, previous_owner: str | None) -> None:
+        span: Span = INVALID_SPAN
         async with self._sessions() as session:
             adopted = await store.adopt(
                 session, generation_id, previous_owner=previous_owner, runner_id=self.runner_id
             )
+            if adopted is not None and tracing.enabled():
+                span = spans.start_run(
+                    generation_id,
+                    self.runner_id,
+                    adopted_from=adopted.traceparent,
+                    previous_owner=previous_owner,
+                    adoptions=adopted.adoptions,
+                )
+                await store.set_traceparent(session, generation_id, tracing.traceparent(span))
             await session.commit()
         if adopted is None:
             return  # a peer adopted it first
@@ -334,13 +381,20 @@ class GenerationRunner:
             adopted.adoptions,
         )
         if adopted.adoptions > self._settings.max_adoptions:
-            await self._give_up(adopted)
+            with trace.use_span(span, end_on_exit=True):
+                await self._give_up(adopted)
         else:
-            self.submit(generation_id, adopted=True)
+            self.submit(generation_id, adopted=True, span=span)
 
     async def _give_up(self, generation: Generation) -> None:
         resume = await self._resume_point(generation)
         message = f"gave up after {generation.adoptions - 1} restarts of its process"
+        spans.ended(
+            trace.get_current_span(),
+            GenerationStatus.FAILED,
+            completion_tokens=resume.completion_tokens,
+            error=("too_many_adoptions", message),
+        )
         await record_end(
             self._sessions,
             self._streams,

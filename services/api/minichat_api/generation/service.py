@@ -11,11 +11,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from minichat import tracing
 from minichat.db.base import utcnow
 from minichat.db.models import Generation, Message
 from minichat.errors import Conflict
 from minichat.statuses import FinishReason, GenerationStatus
-from minichat_api.generation import endings, store
+from minichat_api import metrics
+from minichat_api.generation import endings, spans, store
 from minichat_api.generation.progress import Progress
 from minichat_api.generation.prompt import prompt_from
 from minichat_api.generation.runner import FreshStart, GenerationRunner
@@ -88,6 +90,28 @@ class GenerationService:
     ) -> Generation:
         """The chat's new generation answering its last user message, or an earlier request's;
         with `continue_from` (an answer's message id), one that continues that answer."""
+        with spans.TRACER.start_as_current_span("generation.create") as span:
+            generation = await self._create(
+                session,
+                user_id,
+                chat_id,
+                model=model,
+                idempotency_key=idempotency_key,
+                continue_from=continue_from,
+            )
+            span.set_attribute(spans.GENERATION_ID, str(generation.id))
+            return generation
+
+    async def _create(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        chat_id: uuid.UUID,
+        *,
+        model: str,
+        idempotency_key: str | None,
+        continue_from: uuid.UUID | None,
+    ) -> Generation:
         earlier = await _earlier_request(session, user_id, chat_id, idempotency_key)
         if earlier is not None:
             return earlier
@@ -122,16 +146,21 @@ class GenerationService:
             continues=continued,
         )
         prompt = prompt_from(((row[2], row[3]) for row in rows), self._context_chars)
+        run = spans.start_run(generation.id, self._runner.runner_id)
+        generation.traceparent = tracing.traceparent(run)
         saved: asyncio.Future[GenerationStatus | None] = asyncio.get_running_loop().create_future()
         saved_as: GenerationStatus | None = None
         try:
-            fresh = FreshStart(user_id, prompt, model, saved, resume=Progress(text=continued))
+            fresh = FreshStart(
+                user_id, prompt, model, saved, resume=Progress(text=continued), span=run
+            )
             await self._runner.start_fresh(generation.id, fresh)
             in_slot = self._runner.running_here_for(generation.id) is not None
             winner = await _save(session, generation, start_streaming=in_slot)
             if winner is not None:
                 return winner
             saved_as = GenerationStatus(generation.status)
+            metrics.GENERATIONS_STARTED.inc()
         finally:
             saved.set_result(saved_as)
         return generation

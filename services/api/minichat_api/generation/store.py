@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from minichat import tracing
 from minichat.contracts.events import UsageEvent
 from minichat.db.base import new_id, utcnow
 from minichat.db.models import Chat, Generation, Message
@@ -343,6 +344,16 @@ async def request_cancel(session: AsyncSession, generation_id: uuid.UUID) -> Non
     )
 
 
+async def set_traceparent(
+    session: AsyncSession, generation_id: uuid.UUID, traceparent: str | None
+) -> None:
+    """Store the trace context of the runner span that has the generation now."""
+    await session.execute(
+        update(Generation).where(Generation.id == generation_id).values(traceparent=traceparent),
+        execution_options={"synchronize_session": False},
+    )
+
+
 async def cancels_requested(
     session: AsyncSession, generation_ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
@@ -454,7 +465,8 @@ async def finish(
             completion_tokens=completion_tokens,
             ttft_ms=ttft_ms,
             duration_ms=max(0.0, (now - started).total_seconds() * 1000),
-            traceparent=context.traceparent if context else None,
+            # The span ending it, so the event's trace is the generation's; else the request's.
+            traceparent=tracing.traceparent() or (context.traceparent if context else None),
         ),
     )
     if status == GenerationStatus.CANCELED:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +87,7 @@ class Upstream(Protocol):
         model: str,
         max_tokens: int,
         continue_final_message: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Chunk]: ...
 
 
@@ -142,6 +143,7 @@ class OpenAIUpstream:
         model: str,
         max_tokens: int,
         continue_final_message: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Chunk]:
         request = ChatCompletionRequest(
             model=model,
@@ -150,7 +152,7 @@ class OpenAIUpstream:
             continue_final_message=continue_final_message,
         )
         try:
-            async for event in self._client.stream_chat(request):
+            async for event in self._client.stream_chat(request, headers=headers):
                 if isinstance(event, ContentDelta):
                     text = storable(event.text)
                     if text:

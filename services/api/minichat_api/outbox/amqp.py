@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pamqp.commands import Basic
 
+from minichat import tracing
 from minichat.contracts.events import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
@@ -31,19 +35,27 @@ from minichat_api.outbox.rows import OutboxRow
 
 logger = logging.getLogger(__name__)
 
+TRACER = tracing.tracer("minichat.outbox")
+_TRACEPARENT = re.compile(r'"traceparent":\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"')
 _BODY_TAIL = ',{},{"callbacks":null,"errbacks":null,"chain":null,"chord":null}]'
 
 
-def task_message(event_id: uuid.UUID, task: str, payload_json: str) -> aio_pika.Message:
+def task_message(
+    event_id: uuid.UUID, task: str, payload_json: str, traceparent: str | None = None
+) -> aio_pika.Message:
     """One outbox row as a Celery protocol-2 task message: `task(payload)`, task id = event id.
 
     Only the headers Celery needs: every header costs encoding time on the hot path. The
     payload is the row's JSON text as stored, spliced into the body without a decode.
+    `traceparent`: the publish span's, for the worker's span to be its child.
     """
     task_id = str(event_id)
+    headers: dict[str, str | int] = {"task": task, "id": task_id, "root_id": task_id, "retries": 0}
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
     return aio_pika.Message(
         ("[[" + payload_json + "]" + _BODY_TAIL).encode(),
-        headers={"task": task, "id": task_id, "root_id": task_id, "retries": 0},
+        headers=headers,  # type: ignore[arg-type]
         content_type="application/json",
         content_encoding="utf-8",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -82,14 +94,24 @@ class AmqpPublisher:
             task = f"minichat.{row.event_type}"
         else:
             exchange, routing_key = events, EVENTS_ROUTING_KEY
+        if not tracing.enabled():
+            return await self._send(exchange, routing_key, task_message(row.id, task, row.payload))
+        with publish_span(row) as span:
+            message = task_message(row.id, task, row.payload, tracing.traceparent(span))
+            failure = await self._send(exchange, routing_key, message)
+            if failure is not None:
+                span.set_status(Status(StatusCode.ERROR, str(failure)))
+            return failure
+
+    async def _send(
+        self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message
+    ) -> BaseException | None:
         confirmation = await exchange.publish(
-            task_message(row.id, task, row.payload),
-            routing_key,
-            mandatory=True,
-            timeout=self.publish_timeout,
+            message, routing_key, mandatory=True, timeout=self.publish_timeout
         )
         if not isinstance(confirmation, Basic.Ack):
-            return RuntimeError(f"broker did not confirm event {row.id}: {confirmation!r}")
+            event = message.correlation_id
+            return RuntimeError(f"broker did not confirm event {event}: {confirmation!r}")
         return None
 
     async def _connect(self) -> tuple[AbstractExchange, AbstractExchange]:
@@ -113,6 +135,18 @@ class AmqpPublisher:
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), timeout=5)
+
+
+def publish_span(row: OutboxRow) -> AbstractContextManager[Span]:
+    """A producer span in the trace of the change that wrote the row (its event's
+    `traceparent`, read from the stored JSON without decoding all of it)."""
+    found = _TRACEPARENT.search(row.payload)
+    return TRACER.start_as_current_span(
+        f"outbox.publish {row.event_type}",
+        context=tracing.context_from(found.group(1) if found else None),
+        kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "rabbitmq", "messaging.message.id": str(row.id)},
+    )
 
 
 async def declare_topology(channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:

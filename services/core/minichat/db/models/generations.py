@@ -56,6 +56,8 @@ class Generation(Base):
     runner_id: Mapped[str | None] = mapped_column(String(200))
     # The model's FinishReason for an answer it ended ("length": cut by the token limit).
     finish_reason: Mapped[str | None] = mapped_column(String(16))
+    # W3C trace context of the span of the runner that has it, for an adopter to link to.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(100))
     error_message: Mapped[str | None] = mapped_column(Text)
     ttft_ms: Mapped[float | None]
