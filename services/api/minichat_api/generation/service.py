@@ -41,11 +41,14 @@ class GenerationService:
     2. The runner gets the prompt before the row is written (`FreshStart`), so the model
        computes the first token while the row commits. `start_fresh` returns once the model
        has been asked, or at once when no slot is free (the generation then waits, `queued`).
-    3. The row is committed, and `saved` tells the job how: `streaming` when its job already
+    3. Fair use: the user's answers already running are counted with the user's row locked, so
+       creates racing in other chats wait for this commit; at the limit the create is a 429
+       and the job stops, having written nothing.
+    4. The row is committed, and `saved` tells the job how: `streaming` when its job already
        holds a slot (the commit is the claim; nobody could see it queued), `queued` when the
        job waits for one (it claims it itself), None when the commit failed. The job writes
        nothing, no delta and no end, before it knows.
-    4. A unique index allows one running generation per chat: of two creates racing, the
+    5. A unique index allows one running generation per chat: of two creates racing, the
        second commit fails; it answers the first's generation when both carried the same
        Idempotency-Key, else 409 `generation_in_progress`.
     A create that continues an answer the token limit cut (`continue_from`) is one more answer
@@ -118,7 +121,6 @@ class GenerationService:
         # Its own statement, before the history is read: a message committed while the lock
         # was awaited is then in the history this answer answers.
         await chats.lock_chat(session, user_id, chat_id)
-        await self._fair_use.check_answer(session, user_id)
         rows = await store.creation_rows(session, user_id, chat_id)
         if not rows:
             raise chats.chat_not_found()
@@ -155,6 +157,10 @@ class GenerationService:
                 user_id, prompt, model, saved, resume=Progress(text=continued), span=run
             )
             await self._runner.start_fresh(generation.id, fresh)
+            # Last before the commit: the user's row is locked for the count only as long as
+            # the commit takes, not while the model is asked (a refusal stops the job).
+            with session.no_autoflush:
+                await self._fair_use.check_answer(session, user_id)
             in_slot = self._runner.running_here_for(generation.id) is not None
             winner = await _save(session, generation, start_streaming=in_slot)
             if winner is not None:
