@@ -65,6 +65,15 @@ async def test_a_killed_model_server_is_restarted_and_answers_resume(tmp_path: P
         assert "the inference plane is serving again (restart 1)" in up.output()
 
 
+def test_sigterm_to_up_alone_stops_its_model_server_too(tmp_path: Path) -> None:
+    with serve(["up", "--data-dir", str(tmp_path / "data")], SCRIPTED, tmp_path) as up:
+        (model_server,) = _children(up.process.pid)
+        # The process alone, as `kill <pid>` or a service manager without group kill does.
+        os.kill(up.process.pid, signal.SIGTERM)
+        up.process.wait(timeout=30)
+        _until(lambda: not _exists(model_server), "the model server stopped with up", 15)
+
+
 def test_a_taken_port_is_one_line_naming_the_flag_before_anything_starts(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

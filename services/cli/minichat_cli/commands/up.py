@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _stop_children_on_sigterm() -> None:
+    """uvicorn raises SIGTERM again once it has shut down; its default action would end this
+    process on the spot, leaving the model server running with nobody to stop it. As an
+    exception it unwinds through the children's `finally`, which stops them."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def run(args: argparse.Namespace) -> int:
     from minichat_api.settings import ApiSettings
+
+    _stop_children_on_sigterm()
 
     data_dir: Path = (args.data_dir or allinone.default_data_dir()).expanduser().resolve()
     given = allinone.AllInOneSettings.load()
