@@ -51,8 +51,12 @@ async def get_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID
 async def lock_chat(session: AsyncSession, user_id: uuid.UUID, chat_id: uuid.UUID) -> None:
     """Hold the chat's row until the transaction ends: what changes the chat's messages or
     answers (a message, an answer's start, the chat's deletion) takes turns."""
+    # FOR NO KEY UPDATE: these take turns among themselves, yet a row inserted meanwhile
+    # that refers to the chat (its foreign key's KEY SHARE lock) does not wait for them.
     locked = await session.scalar(
-        select(Chat.id).where(Chat.id == chat_id, Chat.user_id == user_id).with_for_update()
+        select(Chat.id)
+        .where(Chat.id == chat_id, Chat.user_id == user_id)
+        .with_for_update(key_share=True)
     )
     if locked is None:
         raise chat_not_found()
