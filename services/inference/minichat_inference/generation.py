@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 
 import anyio
 from opentelemetry.trace import INVALID_SPAN, Span
@@ -155,7 +155,7 @@ def _data(payload: str) -> bytes:
 
 async def sse(
     request: ChatCompletionRequest, model: str, first: Event, events: AsyncGenerator[Event, None]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The streaming answer. An error after the first byte can no longer change the status, so it
     goes out as a `data: {"error": ...}` line and the stream ends without `[DONE]`, as OpenAI's
     and vLLM's do."""

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable
 from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client.exposition import choose_encoder
 from pydantic import ValidationError
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from minichat.contracts.inference import ChatCompletionRequest, ModelCard, ModelList
 from minichat.errors import InvalidInput
@@ -32,6 +33,31 @@ _CHAT_SCHEMA: dict[str, Any] = {
 
 class ClientGone(Exception):
     """The caller disconnected before the answer started."""
+
+
+class _GenerationResponse(StreamingResponse):
+    """A streamed answer that closes its generation however the response ends. Starlette leaves
+    a body iterator that a disconnect interrupted mid-send suspended at its `yield`, so without
+    this its slot (and an upstream's connection) would be held until the garbage collector
+    happened to find it."""
+
+    def __init__(self, body: AsyncGenerator[bytes, None], events: AsyncGenerator[Event, None]):
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._body = body
+        self._events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._body.aclose()
+                # A body that never started has no cleanup of its own to run.
+                await self._events.aclose()
 
 
 # Uptime checkers and load balancers probe with HEAD as often as with GET.
@@ -81,14 +107,7 @@ async def chat_completions(request: Request, state: StateDep) -> Response:
     except ClientGone:
         return Response(status_code=499)
     if chat.stream:
-        return StreamingResponse(
-            sse(chat, model, first, events),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            # Runs even when the client left before the body started, which is the one case
-            # where the stream's own cleanup never runs.
-            background=BackgroundTask(events.aclose),
-        )
+        return _GenerationResponse(sse(chat, model, first, events), events)
     try:
         completion = await _until_disconnected(request, collect(model, first, events))
     except ClientGone:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 
 from minichat_inference.main import create_app
 from tests.eventually import eventually
 from tests.integration.inference.conftest import (
+    app_client,
     inference_settings,
     live_server,
     state_of,
@@ -92,3 +96,48 @@ async def test_disconnect_during_a_non_streaming_request_stops_it() -> None:
         assert decoded < TOTAL
         await asyncio.sleep(0.05)  # a few more scripted intervals: nothing is decoded
         assert state.backend.decoded_tokens == decoded
+
+
+async def test_a_send_failing_mid_stream_frees_the_slot_before_the_request_returns() -> None:
+    """uvicorn (ASGI 2.4) reports a gone client only by failing a send, while the body iterator
+    is suspended at its yield; the slot must be free when the request returns, not when the
+    garbage collector finds the iterator (a cycle can keep it for minutes)."""
+    settings = inference_settings(inference_scripted_tokens=TOTAL, inference_scripted_interval_ms=2)
+    async with app_client(settings) as (_http, app):
+        state = state_of(app)
+        request = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "stream": True})
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/chat/completions",
+            "raw_path": b"/v1/chat/completions",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 2),
+            "state": {},
+        }
+        bodies_sent = 0
+        requests = [{"type": "http.request", "body": request.encode(), "more_body": False}]
+
+        async def receive() -> dict[str, object]:
+            if requests:
+                return requests.pop()
+            await asyncio.Event().wait()  # no disconnect message: the send is what fails
+            raise AssertionError("unreachable")
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal bodies_sent
+            if message["type"] == "http.response.body":
+                bodies_sent += 1
+                if bodies_sent == 3:
+                    raise OSError("the client is gone")
+
+        with contextlib.suppress(Exception):
+            await app(scope, receive, send)
+        assert bodies_sent == 3
+        assert state.admission.active == 0
