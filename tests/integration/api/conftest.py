@@ -1,0 +1,44 @@
+"""Fixtures for api tests that need answers: a scripted model slow enough to be caught running."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from minichat_api.main import create_app
+from minichat_api.settings import ApiSettings
+from tests.conftest import in_process
+from tests.factories import Account, start_generation
+from tests.integration.generations.conftest import SLOW_TOKENS, scripted_env
+from tests.processes import Service, serve
+
+
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A scripted model answering SLOW_TOKENS words, 25 ms apart (10 s): still running when
+    a test looks at it."""
+    logs = tmp_path_factory.mktemp("api-slow-inference")
+    with serve(["inference"], scripted_env(SLOW_TOKENS, 25), logs) as service:
+        yield service
+
+
+@pytest.fixture
+async def answering(settings: ApiSettings, slow_model: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process api whose generations run on the slow scripted model."""
+    app = create_app(settings.model_copy(update={"inference_url": slow_model.url}))
+    async with in_process(app) as http:
+        yield http
+
+
+async def ended_generation(client: httpx.AsyncClient, account: Account) -> dict[str, object]:
+    """A generation of `account`, canceled by its owner: ended, its stream closed by `done`."""
+    generation = await start_generation(client, account)
+    canceled = await client.post(
+        f"/api/generations/{generation['id']}/cancel", headers=account.headers
+    )
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    ended: dict[str, object] = canceled.json()
+    return ended
