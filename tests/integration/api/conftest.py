@@ -42,3 +42,13 @@ async def ended_generation(client: httpx.AsyncClient, account: Account) -> dict[
     assert canceled.json()["status"] == "canceled"
     ended: dict[str, object] = canceled.json()
     return ended
+
+
+async def documented_operations(client: httpx.AsyncClient) -> dict[tuple[str, str], bool]:
+    """Every (method, path) the api documents, and whether it takes a bearer token."""
+    document = (await client.get("/api/openapi.json")).json()
+    return {
+        (method.upper(), path): "security" in operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.factories import Account, create_chat, post_message, register
-from tests.integration.api.conftest import ended_generation
+from tests.integration.api.conftest import documented_operations, ended_generation
 
 ROUTES = [
     ("GET", "/api/chats/{id}", None),
@@ -64,7 +64,7 @@ async def test_chat_list_shows_only_own_chats(client: httpx.AsyncClient) -> None
 
 async def test_every_private_route_needs_a_token(client: httpx.AsyncClient) -> None:
     private = sorted(
-        route for route, needs_token in (await _operations(client)).items() if needs_token
+        route for route, needs_token in (await documented_operations(client)).items() if needs_token
     )
     assert len(private) >= len(SWEEP) + len(OWN_LISTS) + len(SELF)
     for method, path in private:
@@ -97,19 +97,9 @@ SELF = [("GET", "/api/auth/me"), ("POST", "/api/chats")]
 QUICK = httpx.Timeout(5.0)
 
 
-async def _operations(client: httpx.AsyncClient) -> dict[tuple[str, str], bool]:
-    """Every (method, path) the api documents, and whether it takes a bearer token."""
-    document = (await client.get("/api/openapi.json")).json()
-    return {
-        (method.upper(), path): "security" in operation
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-    }
-
-
 async def test_the_sweep_covers_every_route_with_an_id(client: httpx.AsyncClient) -> None:
     """A new route that takes an id, or lists a user's things, must join the sweep."""
-    operations = await _operations(client)
+    operations = await documented_operations(client)
     with_ids = {route for route in operations if "{" in route[1]}
     assert with_ids == {(method, path) for method, path, _ in SWEEP}
     assert all(operations[route] for route in with_ids)
