@@ -3,6 +3,7 @@ and never a stream held open until a timer fires."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -11,8 +12,13 @@ import uuid
 import httpx
 import pytest
 
-from tests.factories import Account, create_chat, post_message, register
+from minichat_api.settings import ApiSettings
+from minichat_api.streams import entry_key
+from tests.factories import Account, create_chat, post_message, register, start_generation
 from tests.integration.api.conftest import ended_generation
+from tests.integration.generations.conftest import running_api
+from tests.processes import Service
+from tests.sse import Event, collect, events
 
 # Longer than any of these requests takes, far shorter than a stream's retention or ping.
 QUICK = httpx.Timeout(5.0)
@@ -270,3 +276,32 @@ async def test_event_ids_out_of_range_are_400_naming_the_header(
             url, headers={**account.headers, **headers}, params=params, timeout=QUICK
         )
         _refused(response, 400, field)
+
+
+async def test_an_event_id_just_ahead_of_a_live_stream_follows_it_to_its_end(
+    settings: ApiSettings, slow_model: Service
+) -> None:
+    """Ahead of the newest entry of a stream still being written is no error (Redis may have
+    lost its newest entries): the client gets what comes after it, to the `done`."""
+    async with running_api(settings.model_copy(update={"inference_url": slow_model.url})) as http:
+        account = await register(http)
+        generation = await start_generation(http, account)
+        url = f"/api/generations/{generation['id']}/stream"
+        seen = await collect(http, url, account.headers, stop_after=3)
+        ahead = _bumped(str(seen[-1].id), seq=1)
+        headers = {**account.headers, "Last-Event-ID": ahead}
+        received: list[Event] = []
+        cancel: asyncio.Task[httpx.Response] | None = None
+        async with http.stream("GET", url, headers=headers, timeout=QUICK) as response:
+            assert response.status_code == 200
+            async for event in events(response):
+                received.append(event)
+                if cancel is None:
+                    cancel = asyncio.create_task(
+                        http.post(
+                            f"/api/generations/{generation['id']}/cancel", headers=account.headers
+                        )
+                    )
+        assert cancel is not None and (await cancel).status_code == 200
+        assert received[-1].event == "done"
+        assert all(entry_key(str(e.id)) > entry_key(ahead) for e in received)
