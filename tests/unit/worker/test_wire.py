@@ -70,6 +70,8 @@ def test_usage_ranges_default_to_the_last_days() -> None:
     assert day_range(date(2026, 5, 1), None, today=today) == (date(2026, 5, 1), today)
     assert day_range(None, date(2026, 1, 30), today=today) == (date(2026, 1, 1), date(2026, 1, 30))
     assert day_range(date(2026, 7, 1), None, today=today) == (date(2026, 7, 1), date(2026, 7, 1))
+    # Near year 1 the default start is the calendar's first day, not an overflow.
+    assert day_range(None, date(1, 1, 5), today=today) == (date.min, date(1, 1, 5))
 
 
 def test_a_reversed_range_names_from() -> None:

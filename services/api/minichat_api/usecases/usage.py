@@ -23,7 +23,8 @@ def day_range(
     if end is None:
         end = max(today, start) if start is not None else today
     if start is None:
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
+        # Near year 1 the range is cut at the calendar's first day, not a 500.
+        start = end - timedelta(days=min(DEFAULT_DAYS - 1, (end - date.min).days))
     if start > end:
         raise InvalidInput("`from` must not be after `to`", field="from", code="invalid_range")
     return start, end
