@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from minichat import __version__
+from minichat.tracing import untraced_request
 from minichat_api.docs import OPENAPI_URL, mount_docs
 from minichat_api.errors import install_error_handlers
-from minichat_api.instrumentation import request_spans
 from minichat_api.middleware import BodySizeLimit, HeaderSizeLimit, RequestMetrics
 from minichat_api.outbox.local import Deliver
 from minichat_api.routes import auth, chats, generations, health, usage
@@ -47,7 +48,9 @@ def create_app(
             await state.close()
 
     app = FastAPI(
-        telemetry=request_spans(),
+        telemetry=TelemetryConfig(
+            tracing=True, metrics=False, logs=False, operation_spans=False, exclude=untraced_request
+        ),
         title="MiniChat API",
         version=__version__,
         openapi_url=OPENAPI_URL,

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from minichat import __version__
+from minichat.tracing import untraced_request
 from minichat_inference import routes
 from minichat_inference.backends import Backend
 from minichat_inference.errors import install_error_handlers
-from minichat_inference.instrumentation import request_spans
 from minichat_inference.middleware import RequestMetrics
 from minichat_inference.settings import InferenceSettings
 from minichat_inference.state import InferenceState
@@ -45,7 +46,9 @@ def create_app(
             await state.backend.close()
 
     app = FastAPI(
-        telemetry=request_spans(),
+        telemetry=TelemetryConfig(
+            tracing=True, metrics=False, logs=False, operation_spans=False, exclude=untraced_request
+        ),
         title="MiniChat inference",
         version=__version__,
         lifespan=lifespan,
