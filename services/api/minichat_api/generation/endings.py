@@ -33,56 +33,27 @@ async def record_end(
     then the closing stream events. False if another process had already decided the end."""
     attributes = {spans.STATE: status.value}
     with spans.TRACER.start_as_current_span("generation.finish", attributes=attributes):
-        return await _record_end(
-            sessions,
-            streams,
-            generation_id,
-            status,
-            runner_id=runner_id,
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_ms=ttft_ms,
-            error=error,
-            finish_reason=finish_reason,
-        )
-
-
-async def _record_end(
-    sessions: async_sessionmaker[AsyncSession],
-    streams: GenerationStreams,
-    generation_id: uuid.UUID,
-    status: GenerationStatus,
-    *,
-    runner_id: str,
-    text: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-    ttft_ms: float | None,
-    error: tuple[str, str] | None,
-    finish_reason: FinishReason | None,
-) -> bool:
-    async with sessions() as session:
-        finished = await store.finish(
-            session,
-            generation_id,
-            status,
-            runner_id=runner_id,
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_ms=ttft_ms,
-            error_code=error[0] if error else None,
-            error_message=error[1] if error else None,
-            finish_reason=finish_reason,
-        )
-        await session.commit()
-    if finished is None:
-        return False
-    metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
-    ending = Ending(status, error, prompt_tokens, completion_tokens, finish_reason)
-    await streams.append(generation_id, ending.events())
-    return True
+        async with sessions() as session:
+            finished = await store.finish(
+                session,
+                generation_id,
+                status,
+                runner_id=runner_id,
+                text=text,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                ttft_ms=ttft_ms,
+                error_code=error[0] if error else None,
+                error_message=error[1] if error else None,
+                finish_reason=finish_reason,
+            )
+            await session.commit()
+        if finished is None:
+            return False
+        metrics.GENERATIONS_FINISHED.labels(status=status.value).inc()
+        ending = Ending(status, error, prompt_tokens, completion_tokens, finish_reason)
+        await streams.append(generation_id, ending.events())
+        return True
 
 
 async def cancel_for_deletion(
