@@ -14,7 +14,7 @@ from collections import Counter
 
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -54,25 +54,25 @@ def main() -> None:
     failures: Counter[str] = Counter()
     for result in schema.get_all_operations():
         operation = result.ok()
+        label = operation.label
 
         @hypothesis_settings(
             max_examples=args.examples,
-            derandomize=args.seed is None and False,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
-        def run(case: schemathesis.Case) -> None:
+        def run(case: schemathesis.Case, label: str = label) -> None:
             nonlocal sent
             sent += 1
             try:
                 case.call_and_validate(headers=headers, checks=CHECKS)
             except Exception as error:  # the figures are the point: count, go on
-                failures[f"{operation.label}: {type(error).__name__}"] += 1
+                failures[f"{label}: {type(error).__name__}"] += 1
 
         if args.seed is not None:
-            run = hypothesis_settings()(run)
+            run = seed(args.seed)(run)
         run()
     print(f"requests sent: {sent}")
     print(f"failures: {sum(failures.values())}")

@@ -60,7 +60,8 @@ def api(settings: ApiSettings) -> Iterator[tuple[schemathesis.BaseSchema, dict[s
         yield schema, {"Authorization": f"Bearer {token}"}, http
 
 
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "60"))  # about 40 operations: over 2,000 requests per CI run
+# About 40 operations: over 2,000 requests per CI run.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 
 
 def test_every_operation_conforms(
