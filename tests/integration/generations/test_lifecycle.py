@@ -233,22 +233,24 @@ async def test_a_message_while_an_answer_runs_is_conflict_and_waits_for_its_end(
 
 
 async def test_simultaneous_creates_for_one_chat_start_one_answer(
-    fast_client: httpx.AsyncClient,
+    slow_client: httpx.AsyncClient,
 ) -> None:
-    account = await register(fast_client)
-    chat = await create_chat(fast_client, account)
-    await post_message(fast_client, account, chat["id"], "just once")
+    # The slow model: on a loaded machine a fast answer could end before a later create got
+    # the chat's lock, which would then rightly start a regeneration.
+    account = await register(slow_client)
+    chat = await create_chat(slow_client, account)
+    await post_message(slow_client, account, chat["id"], "just once")
     url = f"/api/chats/{chat['id']}/generations"
     answers = await asyncio.gather(
-        *(fast_client.post(url, headers=account.headers) for _ in range(8))
+        *(slow_client.post(url, headers=account.headers) for _ in range(8))
     )
     started = [a.json() for a in answers if a.status_code == 202]
     refused = [a.json()["error"] for a in answers if a.status_code == 409]
     assert len(started) == 1, [a.text for a in answers]
     assert len(refused) == 7
     assert {e["code"] for e in refused} == {"generation_in_progress"}
-    await collect(fast_client, f"/api/generations/{started[0]['id']}/stream", account.headers)
-    messages = await fast_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
+    await collect(slow_client, f"/api/generations/{started[0]['id']}/stream", account.headers)
+    messages = await slow_client.get(f"/api/chats/{chat['id']}/messages", headers=account.headers)
     assert [m["role"] for m in messages.json()["items"]] == ["user", "assistant"]
 
 
