@@ -213,24 +213,33 @@ class GenerationJob:
             # The waiter runs only once this task pauses, after the request below is written.
             resolve(self.asked)
         self._asked_model = True
-        async for chunk in chunks:
-            self._model_answered = True
-            if chunk.text:
-                if not await self._claim_held():
-                    self._stop = StopReason.RELINQUISHED
-                    return None
-                if self._ttft_ms is None:
-                    self._ttft_ms = (time.monotonic() - started) * 1000
-                    metrics.TIME_TO_FIRST_TOKEN.observe(self._ttft_ms / 1000, tracing.exemplar())
-                    spans.first_token(self.span, self._ttft_ms)
-                writer.push(chunk.text)
-                self._tokens += 1
-                metrics.TOKENS_STREAMED.inc()
-                self.checkpoints.streamed(self, self._tokens - self._saved_tokens)
-            if chunk.usage is not None:
-                usage = chunk.usage
-            if chunk.finish_reason in (FinishReason.STOP, FinishReason.LENGTH):
-                self._finish_reason = FinishReason(chunk.finish_reason)
+        try:
+            async for chunk in chunks:
+                self._model_answered = True
+                if chunk.text:
+                    if not await self._claim_held():
+                        self._stop = StopReason.RELINQUISHED
+                        return None
+                    if self._ttft_ms is None:
+                        self._ttft_ms = (time.monotonic() - started) * 1000
+                        metrics.TIME_TO_FIRST_TOKEN.observe(
+                            self._ttft_ms / 1000, tracing.exemplar()
+                        )
+                        spans.first_token(self.span, self._ttft_ms)
+                    writer.push(chunk.text)
+                    self._tokens += 1
+                    metrics.TOKENS_STREAMED.inc()
+                    self.checkpoints.streamed(self, self._tokens - self._saved_tokens)
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if chunk.finish_reason in (FinishReason.STOP, FinishReason.LENGTH):
+                    self._finish_reason = FinishReason(chunk.finish_reason)
+        finally:
+            # Closed here, not when collected: a job stopped between two chunks (or one that
+            # returned above) would leave the request to the model open until then.
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
         return usage
 
     def _sent_prompt(self) -> list[ChatTurn]:
